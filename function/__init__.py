@@ -1,0 +1,1 @@
+"""function-upbound-environment: compose an Upbound environment from one XR."""

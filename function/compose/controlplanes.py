@@ -1,0 +1,81 @@
+"""Control planes: a `spaces.upbound.io/v1beta1` ControlPlane in its group's namespace."""
+
+from typing import Any
+
+from function.compose import groups
+from function.compose.common import Composition, Context, Waiting
+from function.credentials import KUBECONFIG_KEY
+from function.naming import metadata_name, resource_name
+from function.spec import ResolvedControlPlane
+
+KIND = "controlplane"
+
+
+def name_of(cp: ResolvedControlPlane) -> str:
+    """The composition resource name of a control plane's Object."""
+    return resource_name(KIND, cp.group, cp.name)
+
+
+def kubeconfig_secret(cp: ResolvedControlPlane) -> str:
+    """The Secret in the group's namespace that the Space writes the kubeconfig to."""
+    return f"kubeconfig-{cp.name}"
+
+
+def build(ctx: Context) -> Composition:
+    """An Object per control plane, once its group is ready (or if it exists already)."""
+    out = Composition()
+    kept = set()
+    for cp in ctx.env.control_planes():
+        name = name_of(cp)
+        kept.add(name)
+        if not ctx.observed.exists(name):
+            group = resource_name(groups.KIND, cp.group)
+            if not ctx.observed.ready(group):
+                out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
+                continue
+        manifest = {
+            "apiVersion": "spaces.upbound.io/v1beta1",
+            "kind": "ControlPlane",
+            "metadata": {"name": cp.name, "namespace": cp.group},
+            "spec": {
+                "crossplane": cp.crossplane,
+                "writeConnectionSecretToRef": {
+                    "name": kubeconfig_secret(cp),
+                    "namespace": cp.group,
+                },
+            },
+        }
+        spec: dict[str, Any] = {"readiness": {"policy": "DeriveFromObject"}}
+        if needs_kubeconfig(ctx, cp):
+            spec.update(_kubeconfig_connection(ctx, cp))
+        desired = ctx.kubernetes_object(
+            name, ctx.env.provider_config_space, manifest, protect=cp.protect, spec=spec
+        )
+        out.desired.append(desired)
+    out += ctx.release_removed(KIND, kept)
+    return out
+
+
+def needs_kubeconfig(ctx: Context, cp: ResolvedControlPlane) -> bool:
+    """Whether Argo CD reaches this control plane with its kubeconfig (Disconnected)."""
+    env = ctx.env
+    return env.space.type == "Disconnected" and env.argocd.enabled and cp.register
+
+
+def _kubeconfig_connection(ctx: Context, cp: ResolvedControlPlane) -> dict[str, Any]:
+    """Object fields that bring the Space's kubeconfig Secret back as connection details."""
+    return {
+        "connectionDetails": [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "name": kubeconfig_secret(cp),
+                "namespace": cp.group,
+                "fieldPath": f"data.{KUBECONFIG_KEY}",
+                "toConnectionSecretKey": KUBECONFIG_KEY,
+            }
+        ],
+        "writeConnectionSecretToRef": ctx.flavour.connection_secret_ref(
+            metadata_name(ctx.env.xr_name, name_of(cp))
+        ),
+    }

@@ -1,0 +1,25 @@
+"""Control plane groups: a Namespace labelled `spaces.upbound.io/group` in the Space."""
+
+from function.compose.common import Composition, Context
+from function.naming import resource_name
+
+GROUP_LABEL = "spaces.upbound.io/group"
+KIND = "group"
+
+
+def build(ctx: Context) -> Composition:
+    """An Object per group, wrapping the group's Namespace."""
+    out = Composition()
+    for group in ctx.env.groups:
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": group.name, "labels": {GROUP_LABEL: "true"}},
+        }
+        name = resource_name(KIND, group.name)
+        desired = ctx.kubernetes_object(
+            name, ctx.env.provider_config_space, manifest, protect=group.protect
+        )
+        out.desired.append(desired)
+    out += ctx.release_removed(KIND, {d.name for d in out.desired})
+    return out

@@ -1,0 +1,147 @@
+"""Secrets the function needs: the Upbound token, and control planes' kubeconfigs.
+
+Neither ever reaches a log line, a result, a condition or the XR's status. Both are held in
+`pydantic.SecretStr`, whose repr is masked, and errors describe them without quoting them.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import yaml
+from crossplane.function import response
+from pydantic import SecretStr
+
+from function.spec import SecretKeyRef
+
+TOKEN_REQUIREMENT = "upbound-token"  # noqa: S105 - a requirement name, not a token.
+KUBECONFIG_KEY = "kubeconfig"
+_MAX_KUBECONFIG_BYTES = 1 << 20
+
+
+class CredentialError(Exception):
+    """A credential is missing or malformed; the message never contains secret material."""
+
+
+def require_token(rsp: fnv1.RunFunctionResponse, ref: SecretKeyRef) -> None:
+    """Ask Crossplane for the token Secret, under both the v2 and the 1.x field names."""
+    response.require_resources(
+        rsp, TOKEN_REQUIREMENT, "v1", "Secret", match_name=ref.name, namespace=ref.namespace
+    )
+    # Crossplane 1.x reads the deprecated extra_resources field.
+    rsp.requirements.extra_resources[TOKEN_REQUIREMENT].CopyFrom(
+        rsp.requirements.resources[TOKEN_REQUIREMENT]
+    )
+
+
+def read_token(req: fnv1.RunFunctionRequest, ref: SecretKeyRef) -> SecretStr | None:
+    """The Upbound token from the Secret Crossplane supplied.
+
+    Returns:
+        The token, or None when Crossplane has not supplied the Secret yet (the first call of
+        its requirements loop).
+
+    Raises:
+        CredentialError: Crossplane looked, and the Secret or its key is missing or empty.
+    """
+    if TOKEN_REQUIREMENT in req.required_resources:
+        items = req.required_resources[TOKEN_REQUIREMENT].items
+    elif TOKEN_REQUIREMENT in req.extra_resources:
+        items = req.extra_resources[TOKEN_REQUIREMENT].items
+    else:
+        return None
+    where = f"Secret {ref.namespace}/{ref.name}"
+    fix = (
+        f"create it: kubectl -n {ref.namespace} create secret generic {ref.name} "
+        f"--from-literal={ref.key}=<Upbound API token>; or point spec.argocd.tokenSecretRef "
+        "at another Secret"
+    )
+    if not items:
+        msg = f"spec.argocd.tokenSecretRef: {where} was not found; {fix}"
+        raise CredentialError(msg)
+    secret = items[0].resource
+    data = secret["data"] if "data" in secret else {}  # noqa: SIM401 - Struct has no get().
+    if ref.key not in data:
+        msg = f"spec.argocd.tokenSecretRef.key: {where} has no key {ref.key!r}; {fix}"
+        raise CredentialError(msg)
+    try:
+        token = base64.b64decode(str(data[ref.key]), validate=True).decode().strip()
+    except (binascii.Error, UnicodeDecodeError):
+        msg = f"spec.argocd.tokenSecretRef: {where} key {ref.key!r} is not valid base64 text"
+        raise CredentialError(msg) from None
+    if not token:
+        msg = f"spec.argocd.tokenSecretRef: {where} key {ref.key!r} is empty; {fix}"
+        raise CredentialError(msg)
+    return SecretStr(token)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAccess:
+    """How to reach a control plane's API, from its kubeconfig."""
+
+    server: str
+    bearer_token: SecretStr
+    ca_data: str
+
+
+def parse_kubeconfig(raw: bytes) -> ClusterAccess:
+    """Read server, bearer token and CA of the current context of a kubeconfig.
+
+    Accepts the kubeconfig as YAML or as base64 of YAML (a Secret's `data` value).
+
+    Raises:
+        CredentialError: the kubeconfig cannot be used; the message quotes none of it.
+    """
+    if len(raw) > _MAX_KUBECONFIG_BYTES:
+        msg = "kubeconfig is larger than 1 MiB"
+        raise CredentialError(msg)
+    config = _load(raw)
+    if not _looks_like_kubeconfig(config):
+        try:
+            config = _load(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError):
+            config = None
+    if not _looks_like_kubeconfig(config):
+        msg = "kubeconfig is not a YAML kubeconfig with clusters, users and contexts"
+        raise CredentialError(msg)
+    context = _named(config, "contexts", config.get("current-context"))
+    if context is None and config.get("contexts"):
+        context = config["contexts"][0].get("context")
+    if not isinstance(context, dict):
+        msg = "kubeconfig has no usable context"
+        raise CredentialError(msg)
+    cluster = _named(config, "clusters", context.get("cluster")) or {}
+    user = _named(config, "users", context.get("user")) or {}
+    server, token = cluster.get("server"), user.get("token")
+    if not isinstance(server, str) or not server.startswith("https://"):
+        msg = "kubeconfig's current cluster has no https server"
+        raise CredentialError(msg)
+    if not isinstance(token, str) or not token:
+        msg = "kubeconfig's current user has no bearer token"
+        raise CredentialError(msg)
+    ca = cluster.get("certificate-authority-data", "")
+    return ClusterAccess(server=server, bearer_token=SecretStr(token), ca_data=str(ca or ""))
+
+
+def _load(raw: bytes) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        # YAML errors quote the document; never pass them on.
+        return None
+
+
+def _looks_like_kubeconfig(config: Any) -> bool:
+    return isinstance(config, dict) and isinstance(config.get("clusters"), list)
+
+
+def _named(config: dict[str, Any], section: str, name: Any) -> dict[str, Any] | None:
+    """The body of the entry called `name` in a kubeconfig section (clusters, users, ...)."""
+    key = section.removesuffix("s")
+    for entry in config.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            body = entry.get(key)
+            return body if isinstance(body, dict) else None
+    return None

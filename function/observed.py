@@ -1,0 +1,73 @@
+"""A read-only view of the composed resources Crossplane observed, read once per call."""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import resource
+
+# Fields of an observed resource that a desired copy of it keeps.
+_KEPT_METADATA = ("name", "namespace", "labels", "annotations")
+
+
+class Observed:
+    """What exists, what is ready, and the connection details, by composition resource name."""
+
+    def __init__(self, resources: Mapping[str, fnv1.Resource]) -> None:
+        """Wrap the observed composed resources of a RunFunctionRequest."""
+        self._resources = resources
+        self._ready: dict[str, bool] = {}
+
+    def exists(self, name: str) -> bool:
+        """Whether the composed resource exists."""
+        return name in self._resources
+
+    def ready(self, name: str) -> bool:
+        """Whether the composed resource exists and its Ready condition is True."""
+        cached = self._ready.get(name)
+        if cached is None:
+            observed = self._resources.get(name)
+            cached = observed is not None and _ready_condition(observed.resource) == "True"
+            self._ready[name] = cached
+        return cached
+
+    def connection_detail(self, name: str, key: str) -> bytes | None:
+        """One connection detail of a composed resource, if Crossplane sent it."""
+        observed = self._resources.get(name)
+        if observed is None or key not in observed.connection_details:
+            return None
+        return bytes(observed.connection_details[key])
+
+    def names(self, kind: str) -> Iterator[str]:
+        """The observed composition resource names of one kind (`kind.` prefix), sorted."""
+        prefix = f"{kind}."
+        return iter(sorted(n for n in self._resources if n.startswith(prefix)))
+
+    def spec(self, name: str) -> dict[str, Any]:
+        """The observed spec of a composed resource ({} when it does not exist)."""
+        observed = self._resources.get(name)
+        if observed is None or "spec" not in observed.resource:
+            return {}
+        return resource.struct_to_dict(observed.resource["spec"])
+
+    def as_desired(self, name: str) -> dict[str, Any]:
+        """The observed resource as a desired one, so that Crossplane keeps it as it is."""
+        observed = resource.struct_to_dict(self._resources[name].resource)
+        metadata = observed.get("metadata", {})
+        return {
+            "apiVersion": observed["apiVersion"],
+            "kind": observed["kind"],
+            "metadata": {k: metadata[k] for k in _KEPT_METADATA if k in metadata},
+            "spec": observed.get("spec", {}),
+        }
+
+
+def _ready_condition(struct: Any) -> str:
+    """The status of the Ready condition in a resource Struct, without converting it."""
+    status = struct["status"] if "status" in struct else None  # noqa: SIM401 - Struct has no get().
+    if not status or "conditions" not in status:
+        return "Unknown"
+    for condition in status["conditions"]:
+        if condition["type"] == "Ready":
+            return str(condition["status"])
+    return "Unknown"

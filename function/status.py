@@ -1,0 +1,77 @@
+"""The XR's status, conditions and results, rolled up from what was composed and observed.
+
+Only names, readiness and server URLs are written: never a token or a kubeconfig.
+"""
+
+from typing import Any
+
+from crossplane.function.resource import Condition
+
+from function.compose import argocd, controlplanes
+from function.compose.common import Composition
+from function.observed import Observed
+from function.spec import Environment
+
+_MAX_LISTED = 10
+
+
+def control_planes(env: Environment, observed: Observed, out: Composition) -> list[dict[str, Any]]:
+    """One status entry per control plane: readiness, a message, its server, its Argo name."""
+    waiting = {w.name: w.reason for w in out.waiting}
+    entries = []
+    for cp in env.control_planes():
+        name = controlplanes.name_of(cp)
+        ready = observed.ready(name)
+        cluster = out.clusters.get((cp.group, cp.name))
+        argo_waiting = waiting.get(argocd.KIND + name.removeprefix(controlplanes.KIND))
+        if name in waiting:
+            message = waiting[name]
+        elif not ready:
+            message = "waiting for the ControlPlane to be ready"
+        elif argo_waiting:
+            message = argo_waiting
+        else:
+            message = "Ready"
+        entries.append(
+            {
+                "group": cp.group,
+                "name": cp.name,
+                "ready": ready,
+                "message": message,
+                "server": (cluster and cluster.server) or argocd.server_url(env, cp),
+                "argoCluster": cluster.cluster_name if cluster else "",
+            }
+        )
+    return entries
+
+
+def summary(env: Environment, entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts for `kubectl get` columns and dashboards."""
+    return {
+        "groups": len(env.groups),
+        "controlPlanes": len(entries),
+        "controlPlanesReady": sum(1 for e in entries if e["ready"]),
+        "teams": len(env.teams),
+        "robots": len(env.robots),
+        "repositories": len(env.repositories),
+    }
+
+
+def condition(entries: list[dict[str, Any]], out: Composition) -> Condition:
+    """The ControlPlanesReady condition of the XR."""
+    ready = sum(1 for e in entries if e["ready"])
+    message = f"{ready} of {len(entries)} control planes ready"
+    if out.waiting:
+        message += f"; {len(out.waiting)} composed resources waiting"
+    if ready == len(entries) and not out.waiting:
+        return Condition(
+            typ="ControlPlanesReady", status="True", reason="Available", message=message
+        )
+    return Condition(typ="ControlPlanesReady", status="False", reason="Waiting", message=message)
+
+
+def waiting_message(out: Composition) -> str:
+    """One line naming what waits and why, for a Normal result."""
+    listed = "; ".join(f"{w.name}: {w.reason}" for w in out.waiting[:_MAX_LISTED])
+    more = len(out.waiting) - _MAX_LISTED
+    return f"Waiting: {listed}" + (f"; and {more} more" if more > 0 else "")
