@@ -29,4 +29,4 @@ def metadata_name(xr_name: str, composition_resource_name: str) -> str:
     readable = _NOT_DNS.sub("-", f"{xr_name}-{composition_resource_name}".lower())
     digest = hashlib.sha256(f"{xr_name}/{composition_resource_name}".encode()).hexdigest()
     prefix = readable[: _MAX_LABEL - _HASH_LENGTH - 1].strip("-")
-    return f"{prefix}-{digest[:_HASH_LENGTH]}"
+    return f"{prefix}-{digest[:_HASH_LENGTH]}" if prefix else digest[:_HASH_LENGTH]

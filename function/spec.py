@@ -562,8 +562,8 @@ def _resolved_problems(env: Environment) -> list[str]:
     """Rules that need defaults merged in, and rules across the whole environment."""
     problems: list[str] = []
     space = env.space
-    if space.type in ("Cloud", "Connected") and not space.name:
-        problems.append(f"spec.space.name: required for {space.type} spaces")
+    if space.type == "Cloud" and not space.name:
+        problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
     if space.type == "Connected" and not space.host:
         problems.append(
             "spec.space.host: required for Connected spaces: the ingress host that "

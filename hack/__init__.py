@@ -1,0 +1,1 @@
+"""Developer tools: a local stand-in for `crossplane render`, and generators."""

@@ -1,0 +1,208 @@
+"""Builders of XRs, observed state and requests for the tests."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import resource
+
+from function.compose.common import Composition, Context
+from function.flavour import flavour_of
+from function.fn import FunctionRunner
+from function.naming import metadata_name
+from function.observed import Observed
+from function.spec import parse
+
+TOKEN = "upbound-token-7d1f0c2a9e"
+TOKEN_SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "upbound-token", "namespace": "crossplane-system"},
+    "data": {"token": base64.b64encode(TOKEN.encode()).decode()},
+}
+KUBECONFIG_TOKEN = "kubeconfig-bearer-5b3e9f"
+CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    """A valid Cloud spec with two groups, three control planes and some IAM."""
+    base: dict[str, Any] = {
+        "organization": "acme",
+        "space": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
+        "groups": [
+            {
+                "name": "dev",
+                "controlPlanes": [
+                    {"name": "ctp1", "crossplane": {"autoUpgrade": {"channel": "Rapid"}}},
+                    {"name": "ctp2", "argocd": {"project": "team-a", "labels": {"env": "dev"}}},
+                ],
+            },
+            {"name": "prod", "controlPlanes": [{"name": "ctp1"}]},
+        ],
+        "argocd": {
+            "tokenSecretRef": {"name": "upbound-token", "namespace": "crossplane-system"},
+        },
+        "iam": {
+            "teams": [{"name": "platform"}, {"name": "app-team"}],
+            "robots": [{"name": "ci", "description": "CI robot", "teams": ["platform"]}],
+            "repositories": [
+                {
+                    "name": "configs",
+                    "permissions": [
+                        {"team": "platform", "permission": "admin"},
+                        {"team": "app-team", "permission": "read"},
+                    ],
+                }
+            ],
+        },
+    }
+    base.update(overrides)
+    return base
+
+
+def xr(
+    spec_: Mapping[str, Any] | None = None,
+    *,
+    name: str = "acme",
+    namespace: str | None = "platform",
+) -> dict[str, Any]:
+    """An UpboundEnvironment XR; namespace None makes it cluster-scoped."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": "UpboundEnvironment",
+        "metadata": metadata,
+        "spec": copy.deepcopy(dict(spec_ if spec_ is not None else spec())),
+    }
+
+
+def kubeconfig(server: str = "https://ctp1.edge.example.com:6443") -> bytes:
+    """A kubeconfig as a Disconnected Space writes it."""
+    return f"""apiVersion: v1
+kind: Config
+current-context: ctp
+clusters:
+- name: ctp
+  cluster:
+    server: {server}
+    certificate-authority-data: {CA_DATA.decode()}
+contexts:
+- name: ctp
+  context: {{cluster: ctp, user: ctp}}
+users:
+- name: ctp
+  user:
+    token: {KUBECONFIG_TOKEN}
+""".encode()
+
+
+def observed_resource(
+    name: str,
+    *,
+    ready: bool = True,
+    xr_name: str = "acme",
+    spec_: Mapping[str, Any] | None = None,
+    connection_details: Mapping[str, bytes] | None = None,
+) -> fnv1.Resource:
+    """An observed composed resource with a Ready condition."""
+    body = {
+        "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
+        "kind": "Object",
+        "metadata": {
+            "name": metadata_name(xr_name, name),
+            "annotations": {"crossplane.io/composition-resource-name": name},
+        },
+        "spec": dict(spec_ or {"forProvider": {"manifest": {}}}),
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+    return fnv1.Resource(
+        resource=resource.dict_to_struct(body), connection_details=dict(connection_details or {})
+    )
+
+
+def request(
+    xr_: Mapping[str, Any],
+    *,
+    observed: Mapping[str, fnv1.Resource] | Iterable[str] = (),
+    token_secret: Mapping[str, Any] | None = TOKEN_SECRET,
+    supply_token: bool = True,
+    function_input: Mapping[str, Any] | None = None,
+) -> fnv1.RunFunctionRequest:
+    """A RunFunctionRequest; `observed` may be names of resources that exist and are ready."""
+    resources = (
+        dict(observed)
+        if isinstance(observed, Mapping)
+        else {n: observed_resource(n, xr_name=xr_["metadata"]["name"]) for n in observed}
+    )
+    req = fnv1.RunFunctionRequest(
+        observed=fnv1.State(
+            composite=fnv1.Resource(resource=resource.dict_to_struct(dict(xr_))),
+            resources=resources,
+        )
+    )
+    if function_input is not None:
+        req.input.CopyFrom(resource.dict_to_struct(dict(function_input)))
+    if supply_token:
+        secrets = [token_secret] if token_secret is not None else []
+        items = [fnv1.Resource(resource=resource.dict_to_struct(dict(s))) for s in secrets]
+        req.required_resources["upbound-token"].CopyFrom(fnv1.Resources(items=items))
+    return req
+
+
+def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    """Run the function in-process."""
+    return FunctionRunner().run(req)
+
+
+def desired(rsp: fnv1.RunFunctionResponse) -> dict[str, dict[str, Any]]:
+    """The desired composed resources of a response, by composition resource name."""
+    return {k: resource.struct_to_dict(v.resource) for k, v in rsp.desired.resources.items()}
+
+
+def manifest(composed: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest an Object wraps."""
+    return dict(composed["spec"]["forProvider"]["manifest"])
+
+
+def secret_data(composed: Mapping[str, Any]) -> dict[str, str]:
+    """The decoded data of an Object that wraps a Secret."""
+    data = manifest(composed)["data"]
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def everything_ready(xr_: Mapping[str, Any], rounds: int = 4) -> fnv1.RunFunctionResponse:
+    """Call the function until nothing waits, marking everything it composed ready."""
+    observed: dict[str, fnv1.Resource] = {}
+    rsp = run(request(xr_, observed=observed))
+    for _ in range(rounds):
+        observed = {
+            n: observed_resource(n, xr_name=xr_["metadata"]["name"]) for n in rsp.desired.resources
+        }
+        rsp = run(request(xr_, observed=observed))
+    return rsp
+
+
+def context(
+    xr_: Mapping[str, Any],
+    observed: Mapping[str, fnv1.Resource] | Iterable[str] = (),
+    function_input: Mapping[str, Any] | None = None,
+) -> Context:
+    """A builder Context for an XR and an observed state."""
+    env = parse(xr_, function_input)
+    resources = (
+        dict(observed)
+        if isinstance(observed, Mapping)
+        else {n: observed_resource(n, xr_name=env.xr_name) for n in observed}
+    )
+    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources))
+
+
+def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
+    """The desired resources of a composition, by composition resource name."""
+    return {d.name: d.resource for d in composition.desired}

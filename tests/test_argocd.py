@@ -1,0 +1,142 @@
+"""The Argo CD builder: a cluster Secret per registered, ready control plane."""
+
+import json
+
+from pydantic import SecretStr
+
+from function.compose import argocd
+from tests import factories as f
+
+READY_CONTROL_PLANES = ["controlplane.dev.ctp1", "controlplane.dev.ctp2", "controlplane.prod.ctp1"]
+TOKEN = SecretStr(f.TOKEN)
+
+
+def test_cloud_cluster_secret() -> None:
+    out = argocd.build(f.context(f.xr(), READY_CONTROL_PLANES), TOKEN)
+    composed = f.by_name(out)
+    assert sorted(composed) == [
+        "argocd-cluster.dev.ctp1",
+        "argocd-cluster.dev.ctp2",
+        "argocd-cluster.prod.ctp1",
+    ]
+    obj = composed["argocd-cluster.dev.ctp2"]
+    assert obj["spec"]["providerConfigRef"]["name"] == "argocd"
+    secret = f.manifest(obj)
+    assert secret["metadata"]["name"] == "controlplane-dev-ctp2"
+    assert secret["metadata"]["namespace"] == "argocd"
+    assert secret["metadata"]["labels"] == {
+        "argocd.argoproj.io/secret-type": "cluster",
+        "env": "dev",
+        "platform.upbound.io/controlplane": "ctp2",
+        "platform.upbound.io/group": "dev",
+        "platform.upbound.io/organization": "acme",
+    }
+    assert "stringData" not in secret
+    data = f.secret_data(obj)
+    assert data["name"] == "controlplane-dev-ctp2"
+    assert data["project"] == "team-a"
+    assert data["server"] == (
+        "https://upbound-gcp-us-west-1.space.mxe.upbound.io/apis/spaces.upbound.io/v1beta1"
+        "/namespaces/dev/controlplanes/ctp2/k8s"
+    )
+    assert json.loads(data["config"]) == {
+        "execProviderConfig": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "up",
+            "args": ["org", "token"],
+            "env": {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN},
+        },
+        "tlsClientConfig": {"insecure": False},
+    }
+    assert out.clusters["dev", "ctp2"].cluster_name == "controlplane-dev-ctp2"
+
+
+def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:
+    spec = f.spec(
+        space={
+            "type": "Connected",
+            "host": "proxy.acme.example.com",
+            "caBundle": f.CA_DATA.decode(),
+        }
+    )
+    obj = f.by_name(argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN))[
+        "argocd-cluster.prod.ctp1"
+    ]
+    data = f.secret_data(obj)
+    assert data["server"].startswith("https://proxy.acme.example.com/apis/spaces.upbound.io/")
+    assert json.loads(data["config"])["tlsClientConfig"] == {
+        "insecure": False,
+        "caData": f.CA_DATA.decode(),
+    }
+
+
+def test_clusters_wait_for_their_control_plane() -> None:
+    out = argocd.build(f.context(f.xr(), ["controlplane.dev.ctp1"]), TOKEN)
+    assert list(f.by_name(out)) == ["argocd-cluster.dev.ctp1"]
+    assert {w.name for w in out.waiting} == {"argocd-cluster.dev.ctp2", "argocd-cluster.prod.ctp1"}
+
+
+def test_unregistered_and_disabled_compose_nothing() -> None:
+    spec = f.spec()
+    spec["groups"][0]["controlPlanes"][0]["argocd"] = {"register": False}
+    out = argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN)
+    assert "argocd-cluster.dev.ctp1" not in f.by_name(out)
+    spec["argocd"]["enabled"] = False
+    assert argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN).desired == []
+
+
+def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> None:
+    observed = {n: f.observed_resource(n) for n in READY_CONTROL_PLANES}
+    existing_spec = {"forProvider": {"manifest": {"kind": "Secret"}}}
+    observed["argocd-cluster.dev.ctp1"] = f.observed_resource(
+        "argocd-cluster.dev.ctp1", spec_=existing_spec
+    )
+    out = argocd.build(f.context(f.xr(), observed), None)
+    composed = f.by_name(out)
+    assert list(composed) == ["argocd-cluster.dev.ctp1"]
+    assert composed["argocd-cluster.dev.ctp1"]["spec"] == existing_spec
+    assert {w.reason for w in out.waiting} == {
+        "waiting for Crossplane to supply the Upbound token Secret"
+    }
+
+
+def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict, object]:
+    spec = f.spec(
+        space={"type": "Disconnected"},
+        groups=[{"name": "edge", "controlPlanes": [{"name": "ctp1"}]}],
+    )
+    details = {"kubeconfig": observed_kubeconfig} if observed_kubeconfig is not None else {}
+    observed = {
+        "controlplane.edge.ctp1": f.observed_resource(
+            "controlplane.edge.ctp1", connection_details=details
+        )
+    }
+    out = argocd.build(f.context(f.xr(spec), observed), None)
+    return f.by_name(out), out
+
+
+def test_disconnected_reads_server_token_and_ca_from_the_kubeconfig() -> None:
+    composed, out = disconnected(f.kubeconfig())
+    data = f.secret_data(composed["argocd-cluster.edge.ctp1"])
+    assert data["server"] == "https://ctp1.edge.example.com:6443"
+    assert json.loads(data["config"]) == {
+        "bearerToken": f.KUBECONFIG_TOKEN,
+        "tlsClientConfig": {"insecure": False, "caData": f.CA_DATA.decode()},
+    }
+    assert out.clusters["edge", "ctp1"].server == "https://ctp1.edge.example.com:6443"
+
+
+def test_disconnected_waits_for_the_kubeconfig() -> None:
+    composed, out = disconnected(None)
+    assert composed == {}
+    assert [w.reason for w in out.waiting] == [
+        "waiting for the control plane's kubeconfig connection details"
+    ]
+
+
+def test_a_broken_kubeconfig_warns_without_quoting_it() -> None:
+    composed, out = disconnected(b"clusters: [\n  token: " + f.KUBECONFIG_TOKEN.encode())
+    assert composed == {}
+    assert len(out.warnings) == 1
+    assert "edge/ctp1" in out.warnings[0]
+    assert f.KUBECONFIG_TOKEN not in out.warnings[0]
