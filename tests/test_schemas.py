@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -867,16 +866,3 @@ def test_cel_programs_are_compiled_once() -> None:
     for _ in range(3):
         validate(CP)
     assert schemas._program.cache_info().misses == misses
-
-
-def test_validation_is_fast_after_warm_up() -> None:
-    resources = list(VALID.values())
-    for resource in resources:
-        validate(resource)
-    rounds = 20
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for resource in resources:
-            validate(resource)
-    per_resource_ms = (time.perf_counter() - start) / (rounds * len(resources)) * 1000
-    assert per_resource_ms < 10, f"{per_resource_ms:.2f} ms per resource"
