@@ -53,7 +53,6 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         token: SecretStr | None = None
         if env.uses_token:
             ref = env.argocd.token_secret_ref
-            assert ref is not None  # resolve() always sets one.
             credentials.require_token(rsp, ref)
             try:
                 token = credentials.read_token(req, ref)

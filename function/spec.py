@@ -311,7 +311,7 @@ class ResolvedArgo:
     namespace: str
     cluster_name_prefix: str
     labels: dict[str, str]
-    token_secret_ref: SecretKeyRef | None
+    token_secret_ref: SecretKeyRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +338,9 @@ class Environment:
     @property
     def uses_token(self) -> bool:
         """Whether Argo CD's exec provider needs the Upbound token (Cloud, Connected)."""
-        return self.argocd.enabled and self.space.type != "Disconnected"
+        if not self.argocd.enabled or self.space.type == "Disconnected":
+            return False
+        return any(cp.register for cp in self.control_planes())
 
     def control_planes(self) -> Iterator[ResolvedControlPlane]:
         """Every control plane, by group then name."""

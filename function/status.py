@@ -23,7 +23,7 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
         name = controlplanes.name_of(cp)
         ready = observed.ready(name)
         cluster = out.clusters.get((cp.group, cp.name))
-        argo_waiting = waiting.get(argocd.KIND + name.removeprefix(controlplanes.KIND))
+        argo_waiting = waiting.get(argocd.name_of(cp))
         if name in waiting:
             message = waiting[name]
         elif not ready:

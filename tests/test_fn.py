@@ -113,3 +113,12 @@ def test_an_unexpected_error_becomes_a_fatal_result(monkeypatch) -> None:  # typ
     assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
     assert rsp.results[0].message == "internal error (RuntimeError); see the function's logs"
     assert len(rsp.desired.resources) == 0
+
+
+def test_no_token_is_needed_when_no_control_plane_registers() -> None:
+    spec = f.spec(
+        groups=[{"name": "dev", "controlPlanes": [{"name": "ctp1", "argocd": {"register": False}}]}]
+    )
+    rsp = f.run(f.request(f.xr(spec), token_secret=None))
+    assert len(rsp.requirements.resources) == 0
+    assert not any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)

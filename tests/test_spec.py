@@ -175,7 +175,6 @@ def test_defaults_then_input_then_xr() -> None:
     assert builtin.provider_config_upbound == "default"
     assert builtin.argocd.namespace == "argocd"
     assert builtin.argocd.cluster_name_prefix == "controlplane-"
-    assert builtin.argocd.token_secret_ref is not None
     assert builtin.argocd.token_secret_ref.name == "upbound-credentials"
     assert builtin.provider_config_kind == "ClusterProviderConfig"
     assert builtin.ttl.ready_seconds == 600
@@ -196,7 +195,6 @@ def test_defaults_then_input_then_xr() -> None:
     assert from_input.provider_config_kind == "ProviderConfig"
     assert from_input.argocd.namespace == "gitops"
     assert from_input.argocd.cluster_name_prefix == "ctp-"
-    assert from_input.argocd.token_secret_ref is not None
     assert from_input.argocd.token_secret_ref.namespace == "ops"
     assert (from_input.ttl.ready_seconds, from_input.ttl.waiting_seconds) == (900, 5)
 
@@ -215,7 +213,6 @@ def test_defaults_then_input_then_xr() -> None:
     assert xr_wins.provider_config_upbound == "up-in"
     assert xr_wins.argocd.namespace == "argo"
     assert xr_wins.argocd.cluster_name_prefix == ""
-    assert xr_wins.argocd.token_secret_ref is not None
     assert xr_wins.argocd.token_secret_ref.key == "pat"
 
 

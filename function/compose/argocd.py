@@ -23,6 +23,11 @@ KIND = "argocd-cluster"
 LABEL_PREFIX = "platform.upbound.io/"
 
 
+def name_of(cp: ResolvedControlPlane) -> str:
+    """The composition resource name of a control plane's Argo CD cluster Object."""
+    return resource_name(KIND, cp.group, cp.name)
+
+
 def server_url(env: Environment, cp: ResolvedControlPlane) -> str:
     """The API URL of a control plane in a Cloud or Connected Space ("" if Disconnected)."""
     if env.space.type == "Disconnected":
@@ -39,7 +44,7 @@ def build(ctx: Context, token: SecretStr | None) -> Composition:
     for cp in ctx.env.control_planes():
         if not cp.register:
             continue
-        name = resource_name(KIND, cp.group, cp.name)
+        name = name_of(cp)
         exists = ctx.observed.exists(name)
         if not exists and not ctx.observed.ready(controlplanes.name_of(cp)):
             out.waiting.append(Waiting(name, "waiting for the control plane to be ready"))
