@@ -102,7 +102,9 @@ def _inline(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[str
         out = {**target, **out}
 
 
-def _convert(node: Mapping[str, Any], definitions: Mapping[str, Any], *, defaults: bool) -> Any:
+def _convert(
+    node: Mapping[str, Any], definitions: Mapping[str, Any], *, defaults: bool
+) -> dict[str, Any]:
     """Convert one resolved JSON Schema node, and its children, to Kubernetes' form."""
     node = _inline(node, definitions)
     known = {"description", "type", "default", "properties", "required", "items"}
@@ -321,10 +323,13 @@ def reference_markdown() -> str:
 
 ## UpboundEnvironment
 
-`{GROUP}/{VERSION}`, kind `{KIND}`: namespaced with Crossplane v2 (`example/xrd.yaml`),
-cluster-scoped with Crossplane 1.x (`example/xrd-v1.yaml`). Crossplane adds its own fields to
-`spec` (such as `crossplane.compositionRef`) and `status` (such as `conditions`); they are not
-listed here. A default is filled in by the API server when the field's parent is present.
+`{GROUP}/{VERSION}`, kind `{KIND}`, XRD `{PLURAL}.{GROUP}`: namespaced
+with Crossplane v2 (`example/xrd.yaml`), cluster-scoped with Crossplane 1.x
+(`example/xrd-v1.yaml`). `kubectl get {PLURAL}` lists them.
+
+Crossplane adds its own fields to `spec` (such as `compositionRef`, under `spec.crossplane` in
+v2) and `status` (such as `conditions`); they are not listed here. The API server fills in a
+default when the field's parent is present.
 "Spaces" names the Space types a field applies to, where it does not apply to all.
 
 {spec.EnvironmentSpec.__doc__}
