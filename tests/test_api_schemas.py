@@ -8,6 +8,7 @@ structural schema, CEL rules), and parse() must agree with the XRD on valid and 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from function import spec as specmod
 from hack import generate
@@ -57,6 +60,7 @@ def function_input() -> dict[str, Any]:
     return dict(step["input"])
 
 
+@functools.cache
 def xr_crd(xrd_path: str) -> schemas.Crd:
     """The CRD version Crossplane serves for an XRD (apiVersion and kind added at the top)."""
     xrd = load(xrd_path)
@@ -434,6 +438,66 @@ def test_parse_and_the_xrd_reject(spec: dict[str, Any], error: str) -> None:
     assert not [e for e in errors if "CEL error" in e]
     where = error.split(":", 1)[0]  # parse() names the same field, or one inside it
     assert [p for p in parse_problems(xr) if p.startswith(where)], parse_problems(xr)
+
+
+# Specs over a tiny vocabulary, so that duplicates and channel/version mixes are common. They
+# leave out what only parse() checks (unknown teams, label keys, CA bundle contents, Argo CD
+# cluster names that collide across groups: names here hold no '-').
+_NAMES = st.sampled_from(["a", "b", "c"])
+_CROSSPLANE = st.fixed_dictionaries(
+    {},
+    optional={
+        "version": st.sampled_from(["1.20.1-up.1", "v1.20.1"]),
+        "autoUpgrade": st.fixed_dictionaries(
+            {}, optional={"channel": st.sampled_from(["None", "Stable"])}
+        ),
+    },
+)
+_SPECS = st.fixed_dictionaries(
+    {
+        "organization": st.just("acme"),
+        "space": st.fixed_dictionaries(
+            {"type": st.sampled_from(["Cloud", "Connected", "Disconnected"])},
+            optional={
+                "name": st.sampled_from(["", "space1"]),
+                "host": st.sampled_from(["", "proxy.example.com"]),
+            },
+        ),
+    },
+    optional={
+        "controlPlaneDefaults": st.fixed_dictionaries({}, optional={"crossplane": _CROSSPLANE}),
+        "groups": st.lists(
+            st.fixed_dictionaries(
+                {"name": _NAMES},
+                optional={
+                    "controlPlanes": st.lists(
+                        st.fixed_dictionaries(
+                            {"name": _NAMES}, optional={"crossplane": _CROSSPLANE}
+                        ),
+                        max_size=3,
+                    )
+                },
+            ),
+            max_size=3,
+        ),
+        "iam": st.fixed_dictionaries(
+            {},
+            optional={
+                key: st.lists(st.fixed_dictionaries({"name": _NAMES}), max_size=3)
+                for key in ("teams", "robots", "repositories")
+            },
+        ),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_SPECS)
+def test_parse_and_the_xrd_agree_on_generated_specs(spec: dict[str, Any]) -> None:
+    xr = xr_of(spec)
+    xrd_errors = schemas.validate_against(xr, xr_crd(XRD_V2))
+    assert not [e for e in xrd_errors if "CEL error" in e]
+    assert (xrd_errors == []) == (parse_problems(xr) == []), (xrd_errors, parse_problems(xr))
 
 
 def test_xrd_defaults_match_the_models() -> None:
