@@ -53,6 +53,15 @@ SpaceType = Literal["Cloud", "Connected", "Disconnected"]
 RepositoryPermission = Literal["admin", "read", "write", "view"]
 
 ARGO_SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key.
+# The function sets this label on cluster Secrets itself.
+NO_SECRET_TYPE_LABEL: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": f"!('{ARGO_SECRET_TYPE_LABEL}' in self)",
+            "message": f"must not set {ARGO_SECRET_TYPE_LABEL}: the function sets it",
+        }
+    ]
+}
 DEFAULT_PROVIDER_CONFIGS = {"space": "upbound-space", "argocd": "argocd", "upbound": "default"}
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
 
@@ -284,8 +293,8 @@ class ControlPlaneArgo(Model):
     )
     labels: Labels = Field(
         default_factory=dict,
-        description="Labels on its cluster Secret, over spec.argocd.labels; not "
-        "argocd.argoproj.io/secret-type.",
+        description="Labels on its cluster Secret, over spec.argocd.labels.",
+        json_schema_extra=NO_SECRET_TYPE_LABEL,
     )
 
 
@@ -354,7 +363,8 @@ class Argo(Model):
     )
     labels: Labels = Field(
         default_factory=dict,
-        description="Labels on every cluster Secret; not argocd.argoproj.io/secret-type.",
+        description="Labels on every cluster Secret.",
+        json_schema_extra=NO_SECRET_TYPE_LABEL,
     )
     token_secret_ref: SecretKeyRef | None = Field(
         None,

@@ -394,6 +394,16 @@ INVALID = {
         spec_with(iam={"teams": [{"name": "t"}], "robots": [{"name": "r", "teams": ["t", "t"]}]}),
         "spec.iam.robots[0].teams: [",
     ),
+    "argo-secret-type-label": (
+        spec_with(argocd={"labels": {"argocd.argoproj.io/secret-type": "repository"}}),
+        "spec.argocd.labels: must not set argocd.argoproj.io/secret-type",
+    ),
+    "argo-secret-type-label-on-a-control-plane": (
+        spec_with(
+            groups=cps({"name": "a", "argocd": {"labels": {"argocd.argoproj.io/secret-type": "x"}}})
+        ),
+        "spec.groups[0].controlPlanes[0].argocd.labels: must not set argocd.argoproj.io/",
+    ),
     "bad-host": (
         spec_with(space={"type": "Connected", "host": "proxy.acme.example.com/path"}),
         "spec.space.host: 'proxy.acme.example.com/path' does not match",
