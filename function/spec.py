@@ -77,19 +77,19 @@ MAX_PERMISSIONS = 50
 MAX_ROBOT_TEAMS = 50
 
 
-def unique_by(key: str, what: str, max_items: int) -> dict[str, Any]:
-    """Schema extras for a list whose items' `key` must be unique: a CEL rule and a bound.
+def unique_by(key: str, what: str) -> dict[str, Any]:
+    """Schema extras for a list whose items' `key` must be unique: a CEL rule.
+
+    The list's bound is the field's `max_length`, which parse() enforces too.
 
     Args:
         key: The item field that must differ, e.g. `name`.
         what: The plural noun for the message, e.g. `group names`.
-        max_items: The list's maxItems.
 
     Returns:
         JSON Schema keywords for pydantic's `json_schema_extra`.
     """
     return {
-        "maxItems": max_items,
         "x-kubernetes-validations": [
             {
                 "rule": f"self.all(x, self.exists_one(y, y.{key} == x.{key}))",
@@ -325,9 +325,8 @@ class Group(Model):
     control_planes: list[ControlPlane] = Field(
         default_factory=list,
         description="The group's control planes.",
-        json_schema_extra=unique_by(
-            "name", "control plane names in a group", MAX_CONTROL_PLANES_PER_GROUP
-        ),
+        max_length=MAX_CONTROL_PLANES_PER_GROUP,
+        json_schema_extra=unique_by("name", "control plane names in a group"),
     )
 
 
@@ -394,7 +393,8 @@ class Robot(Model):
     teams: list[DnsLabel] = Field(
         default_factory=list,
         description="Teams the robot joins; each must be in spec.iam.teams.",
-        json_schema_extra={"maxItems": MAX_ROBOT_TEAMS, "x-kubernetes-list-type": "set"},
+        max_length=MAX_ROBOT_TEAMS,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
     )
 
 
@@ -418,7 +418,8 @@ class Repository(Model):
     permissions: list[Permission] = Field(
         default_factory=list,
         description="Teams' permissions on the repository, one entry per team.",
-        json_schema_extra=unique_by("team", "teams in permissions", MAX_PERMISSIONS),
+        max_length=MAX_PERMISSIONS,
+        json_schema_extra=unique_by("team", "teams in permissions"),
     )
 
 
@@ -428,17 +429,20 @@ class Iam(Model):
     teams: list[Team] = Field(
         default_factory=list,
         description="Teams of the organization.",
-        json_schema_extra=unique_by("name", "team names", MAX_IAM_ENTRIES),
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "team names"),
     )
     robots: list[Robot] = Field(
         default_factory=list,
         description="Robots of the organization and the teams they join.",
-        json_schema_extra=unique_by("name", "robot names", MAX_IAM_ENTRIES),
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "robot names"),
     )
     repositories: list[Repository] = Field(
         default_factory=list,
         description="Repositories of the organization and the teams' permissions on them.",
-        json_schema_extra=unique_by("name", "repository names", MAX_IAM_ENTRIES),
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "repository names"),
     )
 
 
@@ -472,7 +476,8 @@ class EnvironmentSpec(Model):
     groups: list[Group] = Field(
         default_factory=list,
         description="Control plane groups and their control planes.",
-        json_schema_extra=unique_by("name", "group names", MAX_GROUPS),
+        max_length=MAX_GROUPS,
+        json_schema_extra=unique_by("name", "group names"),
     )
     argocd: Argo = Field(Argo(), description="Registration of control planes with Argo CD.")
     iam: Iam = Field(Iam(), description="Upbound teams, robots and repositories.")
@@ -687,6 +692,9 @@ def _describe(root: str, err: Any) -> str:
         message = "unknown field; check its spelling against the XRD"
     elif err["type"] == "missing":
         message = "required"
+    elif err["type"] == "too_long":
+        limit = err["ctx"]["max_length"]
+        message = f"lists more than {limit} entries; split them across several UpboundEnvironments"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return f"{path}: {message}"
