@@ -555,3 +555,23 @@ def test_image_builds_and_runs_on_the_same_python() -> None:
     # the venv built in the first stage links to /usr/bin/python3 of the second.
     assert re.fullmatch(r"debian:12(\.\d+)*-slim", build)
     assert runtime.startswith("gcr.io/distroless/python3-debian12")
+
+
+# --- Documentation links ------------------------------------------------------------------
+
+# Written by the XRD generation branch; LEAD: drop this exemption after merging it.
+FROM_OTHER_BRANCHES = frozenset({"docs/reference.md"})
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/troubleshooting.md", "docs/upgrading.md"])
+def test_relative_links_point_at_files_that_exist(doc: str) -> None:
+    path = ROOT / doc
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text())
+    missing = [
+        target
+        for target in targets
+        if "://" not in target
+        and (path.parent / target).resolve().relative_to(ROOT).as_posix() not in FROM_OTHER_BRANCHES
+        and not (path.parent / target).exists()
+    ]
+    assert missing == []
