@@ -223,31 +223,27 @@ def test_satisfies_follows_semver_order_and_prerelease_rules() -> None:
 # --- Package layout: what `crossplane xpkg build` accepts ---------------------------------
 
 
-def test_function_package_holds_its_meta_file_and_crds_only() -> None:
-    assert (PACKAGE / "crossplane.yaml").is_file()
-    for path in files(PACKAGE):
-        where = path.relative_to(ROOT)
-        assert path.suffix in YAML_SUFFIXES, f"{where}: a package holds YAML files only"
-        for doc in documents(path):
-            if path == PACKAGE / "crossplane.yaml":
-                assert type_of(doc) == (META_API_VERSION, "Function"), where
-            else:
-                assert type_of(doc) == CRD, f"{where}: {type_of(doc)} is not a CRD"
+CONTENTS = {
+    # package root: (meta kind, the (apiVersion, kind) pairs its other files may hold)
+    PACKAGE: ("Function", {CRD}),
+    CONFIGURATION: (
+        "Configuration",
+        {*((v, "CompositeResourceDefinition") for v in XRD_API_VERSIONS), COMPOSITION_KIND},
+    ),
+}
 
 
-def test_configuration_package_holds_its_meta_file_xrds_and_compositions_only() -> None:
-    assert (CONFIGURATION / "crossplane.yaml").is_file()
-    for path in files(CONFIGURATION):
+@pytest.mark.parametrize("root", list(CONTENTS), ids=lambda p: p.name)
+def test_package_root_holds_its_meta_file_and_allowed_kinds_only(root: Path) -> None:
+    meta_kind, allowed = CONTENTS[root]
+    meta_file = root / "crossplane.yaml"
+    assert [type_of(doc) for doc in documents(meta_file)] == [(META_API_VERSION, meta_kind)]
+    for path in files(root):
         where = path.relative_to(ROOT)
         assert path.suffix in YAML_SUFFIXES, f"{where}: a package holds YAML files only"
-        for doc in documents(path):
-            api_version, kind = type_of(doc)
-            if path == CONFIGURATION / "crossplane.yaml":
-                assert (api_version, kind) == (META_API_VERSION, "Configuration"), where
-            elif kind == "CompositeResourceDefinition":
-                assert api_version in XRD_API_VERSIONS, where
-            else:
-                assert (api_version, kind) == COMPOSITION_KIND, f"{where}: {kind} not allowed"
+        if path != meta_file:
+            kinds = {type_of(doc) for doc in documents(path)}
+            assert kinds <= allowed, f"{where}: {sorted(kinds - allowed)} not allowed here"
 
 
 def test_only_the_package_roots_hold_package_meta_files() -> None:
