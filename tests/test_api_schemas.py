@@ -256,7 +256,7 @@ def test_the_status_the_function_writes_fits_the_xrd() -> None:
             r.load_yaml_documents(ROOT / "example/functions.yaml"),
             observed=r.load_yaml_documents(ROOT / "example/observed.yaml"),
             required=r.load_yaml_documents(ROOT / "example/required-resources.yaml"),
-            address_override={"function-upbound-environment": address},
+            address_override={"upbound-function-upbound-environment": address},
         )
     status = {k: v for k, v in result.xr["status"].items() if k not in CROSSPLANE_STATUS_FIELDS}
     assert status["summary"]["controlPlanes"] == 3

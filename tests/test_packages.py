@@ -333,8 +333,6 @@ def test_composition_input_is_valid_function_input() -> None:
     assert step_input["apiVersion"] == "upboundenvironment.fn.crossplane.io/v1beta1"
     assert step_input["kind"] == "Input"
     spec.FunctionInput.model_validate(step_input)
-    # The Input CRD comes with the XRD generation branch (package/input/); LEAD: once merged,
-    # assert that `inputs` is not empty.
     inputs = [
         doc
         for path in files(PACKAGE)
@@ -342,6 +340,7 @@ def test_composition_input_is_valid_function_input() -> None:
         for doc in documents(path)
         if doc["spec"]["names"]["kind"] == "Input"
     ]
+    assert inputs, "package/ holds no CRD of the function's Input"
     for crd in inputs:
         served = {f"{crd['spec']['group']}/{v['name']}" for v in crd["spec"]["versions"]}
         assert step_input["apiVersion"] in served
@@ -359,13 +358,8 @@ def test_example_xrs_are_of_the_composite_type_and_parse_with_the_composition_in
 
 
 def xrds_present() -> list[Path]:
-    """The XRDs that exist in this checkout.
-
-    LEAD, after merging the XRD generation branch: make these mandatory (replace this
-    function's body with `return [CONFIGURATION_XRD, *EXAMPLE_XRDS]`) so a missing XRD
-    fails instead of shrinking the check. Until then an absent file is not checked.
-    """
-    return [path for path in (CONFIGURATION_XRD, *EXAMPLE_XRDS) if path.is_file()]
+    """The XRDs every checkout has: a missing one fails the checks that use them."""
+    return [CONFIGURATION_XRD, *EXAMPLE_XRDS]
 
 
 def test_composition_composes_the_kind_each_xrd_defines() -> None:
@@ -567,19 +561,12 @@ def test_image_builds_and_runs_on_the_same_python() -> None:
 
 # --- Documentation links ------------------------------------------------------------------
 
-# Written by the XRD generation branch; LEAD: drop this exemption after merging it.
-FROM_OTHER_BRANCHES = frozenset({"docs/reference.md"})
-
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/troubleshooting.md", "docs/upgrading.md"])
 def test_relative_links_point_at_files_that_exist(doc: str) -> None:
     path = ROOT / doc
     targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text())
     missing = [
-        target
-        for target in targets
-        if "://" not in target
-        and (path.parent / target).resolve().relative_to(ROOT).as_posix() not in FROM_OTHER_BRANCHES
-        and not (path.parent / target).exists()
+        target for target in targets if "://" not in target and not (path.parent / target).exists()
     ]
     assert missing == []
