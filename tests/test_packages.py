@@ -570,3 +570,12 @@ def test_relative_links_point_at_files_that_exist(doc: str) -> None:
         target for target in targets if "://" not in target and not (path.parent / target).exists()
     ]
     assert missing == []
+
+
+def test_the_readme_xr_sample_is_a_valid_environment() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## The XR\n", 1)[1]
+    sample = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert type_of(sample) == ("platform.upbound.io/v1alpha1", "UpboundEnvironment")
+    env = spec.parse(sample, None)
+    assert [cp.name for cp in env.control_planes()] == ["ctp1"]
