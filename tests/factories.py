@@ -222,32 +222,48 @@ def waiting(rsp: fnv1.RunFunctionResponse) -> bool:
     )
 
 
-def settle(
+Round = tuple[dict[str, fnv1.Resource], fnv1.RunFunctionResponse]
+
+
+def reconcile(
     xr_: Mapping[str, Any],
     observed: Mapping[str, fnv1.Resource] | None = None,
     *,
     function_input: Mapping[str, Any] | None = None,
     max_rounds: int = 8,
-) -> tuple[fnv1.RunFunctionResponse, dict[str, fnv1.Resource]]:
+) -> list[Round]:
     """Reconcile in-process until nothing waits, each round observing the last as ready.
 
     Returns:
-        The last response, and the observed state it was computed from.
+        Every round: the observed state, and the response computed from it.
 
     Raises:
         AssertionError: It did not settle within max_rounds, or a round was Fatal.
     """
+    rounds: list[Round] = []
     current = dict(observed or {})
     for _ in range(max_rounds):
         rsp = run(request(xr_, observed=current, function_input=function_input))
-        assert not fatal(rsp), [r.message for r in rsp.results]
+        assert not fatal(rsp), fatal(rsp)
+        rounds.append((current, rsp))
         settled = set(rsp.desired.resources) == set(current) and not waiting(rsp)
         if settled and all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values()):
-            return rsp, current
+            return rounds
         current = observe(desired(rsp))
     raise AssertionError(
         f"not settled after {max_rounds} rounds: {[r.message for r in rsp.results]}"
     )
+
+
+def settle(
+    xr_: Mapping[str, Any],
+    observed: Mapping[str, fnv1.Resource] | None = None,
+    *,
+    function_input: Mapping[str, Any] | None = None,
+) -> tuple[fnv1.RunFunctionResponse, dict[str, fnv1.Resource]]:
+    """The last response of `reconcile`, and the observed state it was computed from."""
+    current, rsp = reconcile(xr_, observed, function_input=function_input)[-1]
+    return rsp, current
 
 
 def fatal(rsp: fnv1.RunFunctionResponse) -> list[str]:
