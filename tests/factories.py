@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -231,8 +231,11 @@ def reconcile(
     *,
     function_input: Mapping[str, Any] | None = None,
     max_rounds: int = 8,
+    call: Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse] | None = None,
 ) -> list[Round]:
-    """Reconcile in-process until nothing waits, each round observing the last as ready.
+    """Reconcile until nothing waits, each round observing the last as ready.
+
+    Calls the function in-process, or through `call` (e.g. a real server's).
 
     Returns:
         Every round: the observed state, and the response computed from it.
@@ -243,7 +246,7 @@ def reconcile(
     rounds: list[Round] = []
     current = dict(observed or {})
     for _ in range(max_rounds):
-        rsp = run(request(xr_, observed=current, function_input=function_input))
+        rsp = (call or run)(request(xr_, observed=current, function_input=function_input))
         assert not fatal(rsp), fatal(rsp)
         rounds.append((current, rsp))
         settled = set(rsp.desired.resources) == set(current) and not waiting(rsp)
