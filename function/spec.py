@@ -748,7 +748,8 @@ def _cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
     problems += _duplicates(
         "spec.iam.repositories", ((i, r.get("name")) for i, r in repositories), "repository"
     )
-    known = {t.get("name") for _, t in teams}
+    # Only well-typed names: a list or a mapping as a name is a shape problem, reported above.
+    known = {t["name"] for _, t in teams if isinstance(t.get("name"), str)}
     for ri, robot in robots:
         member_of = robot.get("teams")
         for ti, team in enumerate(member_of if isinstance(member_of, list) else []):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -174,6 +174,104 @@ def secret_data(composed: Mapping[str, Any]) -> dict[str, str]:
     """The decoded data of an Object that wraps a Secret."""
     data = manifest(composed)["data"]
     return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def observed_body(body: Mapping[str, Any], *, ready: bool = True) -> dict[str, Any]:
+    """A desired composed resource as Crossplane observes it once it exists: with Ready."""
+    out = copy.deepcopy(dict(body))
+    out["status"] = {
+        "conditions": [
+            {"type": "Ready", "status": "True" if ready else "False", "reason": "Available"}
+        ]
+    }
+    return out
+
+
+def edge_server(composition_resource_name: str) -> str:
+    """The API server a Disconnected control plane's kubeconfig names, one per control plane."""
+    return f"https://{composition_resource_name.replace('.', '-')}.edge.example.com:6443"
+
+
+def connection_details(name: str, body: Mapping[str, Any]) -> dict[str, bytes]:
+    """What Crossplane reports as a composed resource's connection details.
+
+    An Object that brings a Secret key back (`spec.connectionDetails`) gets a kubeconfig under
+    that key, as the Space writes it; anything else gets none.
+    """
+    refs = (body.get("spec") or {}).get("connectionDetails") or []
+    return {ref["toConnectionSecretKey"]: kubeconfig(edge_server(name)) for ref in refs}
+
+
+def observe(
+    desired_: Mapping[str, Mapping[str, Any]], *, ready: bool = True
+) -> dict[str, fnv1.Resource]:
+    """The observed state after Crossplane applied desired resources (composition name -> body)."""
+    return {
+        name: fnv1.Resource(
+            resource=resource.dict_to_struct(observed_body(body, ready=ready)),
+            connection_details=connection_details(name, body),
+        )
+        for name, body in desired_.items()
+    }
+
+
+def waiting(rsp: fnv1.RunFunctionResponse) -> bool:
+    """Whether the function holds something back (a Normal result says what)."""
+    return rsp.desired.composite.ready == fnv1.READY_FALSE or any(
+        r.severity == fnv1.SEVERITY_NORMAL and r.message.startswith("Waiting") for r in rsp.results
+    )
+
+
+Round = tuple[dict[str, fnv1.Resource], fnv1.RunFunctionResponse]
+
+
+def reconcile(
+    xr_: Mapping[str, Any],
+    observed: Mapping[str, fnv1.Resource] | None = None,
+    *,
+    function_input: Mapping[str, Any] | None = None,
+    max_rounds: int = 8,
+    call: Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse] | None = None,
+) -> list[Round]:
+    """Reconcile until nothing waits, each round observing the last as ready.
+
+    Calls the function in-process, or through `call` (e.g. a real server's).
+
+    Returns:
+        Every round: the observed state, and the response computed from it.
+
+    Raises:
+        AssertionError: It did not settle within max_rounds, or a round was Fatal.
+    """
+    rounds: list[Round] = []
+    current = dict(observed or {})
+    for _ in range(max_rounds):
+        rsp = (call or run)(request(xr_, observed=current, function_input=function_input))
+        assert not fatal(rsp), fatal(rsp)
+        rounds.append((current, rsp))
+        settled = set(rsp.desired.resources) == set(current) and not waiting(rsp)
+        if settled and all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values()):
+            return rounds
+        current = observe(desired(rsp))
+    raise AssertionError(
+        f"not settled after {max_rounds} rounds: {[r.message for r in rsp.results]}"
+    )
+
+
+def settle(
+    xr_: Mapping[str, Any],
+    observed: Mapping[str, fnv1.Resource] | None = None,
+    *,
+    function_input: Mapping[str, Any] | None = None,
+) -> tuple[fnv1.RunFunctionResponse, dict[str, fnv1.Resource]]:
+    """The last response of `reconcile`, and the observed state it was computed from."""
+    current, rsp = reconcile(xr_, observed, function_input=function_input)[-1]
+    return rsp, current
+
+
+def fatal(rsp: fnv1.RunFunctionResponse) -> list[str]:
+    """The messages of the response's Fatal results."""
+    return [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
 
 
 def everything_ready(xr_: Mapping[str, Any], rounds: int = 4) -> fnv1.RunFunctionResponse:

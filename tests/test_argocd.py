@@ -95,9 +95,16 @@ def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> Non
     composed = f.by_name(out)
     assert list(composed) == ["argocd-cluster.dev.ctp1"]
     assert composed["argocd-cluster.dev.ctp1"]["spec"] == existing_spec
-    assert {w.reason for w in out.waiting} == {
-        "waiting for Crossplane to supply the Upbound token Secret"
-    }
+    reasons = {w.name: w.reason for w in out.waiting}
+    assert set(reasons) == {f"argocd-cluster.{n.split('.', 1)[1]}" for n in READY_CONTROL_PLANES}
+    assert all(
+        r.startswith("waiting for Crossplane to supply the Upbound token Secret")
+        for r in reasons.values()
+    )
+    # The kept one waits too: the XR is not Ready and the TTL stays short until it is rebuilt.
+    assert reasons["argocd-cluster.dev.ctp1"].endswith(
+        "keeping the current cluster Secret until then"
+    )
 
 
 def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict, object]:

@@ -107,6 +107,9 @@ DELETE = object()
             "spec.iam.robots[0].teams: lists a team more than once",
         ),
         ("groups", "dev", "spec.groups: Input should be a valid list"),
+        # A name of the wrong type is named, not an internal error (team names are a set).
+        ("iam.teams[0].name", {"name": "platform"}, "spec.iam.teams[0].name: Input should be"),
+        ("iam.teams[0].name", ["platform"], "spec.iam.teams[0].name: Input should be a valid"),
         ("groups[0]", None, "spec.groups[0]: Input should be a valid dictionary"),
         ("controlPlaneDefaults.protect", "maybe", "spec.controlPlaneDefaults.protect: Input"),
     ],

@@ -60,8 +60,9 @@ def build(ctx: Context, token: SecretStr | None) -> Composition:
                 kept = Desired(name, ctx.observed.as_desired(name), ctx.observed.ready(name))
                 out.desired.append(kept)
                 out.clusters[cp.group, cp.name] = ArgoCluster(cluster_name, "")
-            else:
-                out.waiting.append(Waiting(name, access))
+                access = f"{access}; keeping the current cluster Secret until then"
+            # Kept or not, it waits: the short TTL calls again soon, the status says why.
+            out.waiting.append(Waiting(name, access))
             continue
         manifest = _cluster_secret(ctx.env, cp, access)
         out.desired.append(ctx.kubernetes_object(name, ctx.env.provider_config_argocd, manifest))

@@ -1,0 +1,457 @@
+"""Properties of RunFunction over generated specs and observed states (hypothesis).
+
+For every input the function returns (it never raises). A valid spec composes resources that
+all validate against the reference CRDs, answers byte-for-byte the same twice, and does not
+change when every list in the spec is reordered. An invalid spec gives exactly one result, a
+Fatal one naming each bad field, and no desired resources at all.
+
+Most examples run in-process (FunctionRunner); a few go through the real server. The
+example counts come from the hypothesis profile in conftest.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from function.fn import FunctionRunner
+from function.spec import SpecError, parse
+from tests import factories as f
+from tests.schemas import assert_valid
+from tests.server import Server
+
+Path = tuple[str | int, ...]
+
+# --- Valid specs --------------------------------------------------------------------------
+
+dns_label = st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z").filter(lambda s: len(s) <= 63)
+short_label = st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?\Z")
+subdomain = st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?(\.[a-z0-9]{1,8}){0,2}\Z")
+host = st.from_regex(
+    r"\A(https://)?[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?(\.[a-z0-9]{1,8}){0,3}(:[0-9]{1,5})?/?\Z"
+)
+version = st.from_regex(r"\A[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}(-up\.[0-9])?\Z")
+unicode_text = st.text(max_size=40)
+label_key = st.from_regex(
+    r"\A([a-z0-9]{1,8}\.[a-z]{2,4}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?\Z"
+)
+label_value = st.from_regex(r"\A([A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?)?\Z")
+labels = st.dictionaries(label_key, label_value, max_size=3)
+crossplane = st.one_of(
+    st.just({}),
+    st.builds(lambda v: {"version": v}, version),
+    st.builds(
+        lambda c: {"autoUpgrade": {"channel": c}}, st.sampled_from(["Patch", "Stable", "Rapid"])
+    ),
+    st.builds(lambda v: {"version": v, "autoUpgrade": {"channel": "None"}}, version),
+    st.builds(lambda s: {"state": s}, st.sampled_from(["Running", "Paused"])),
+)
+
+
+def optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """A dict with any subset of the given fields."""
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+def unique_by_name(
+    item: st.SearchStrategy[dict[str, Any]], max_size: int
+) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A list of entries with unique `name`s."""
+    return st.lists(item, max_size=max_size, unique_by=lambda e: e["name"])
+
+
+control_plane = st.fixed_dictionaries(
+    {"name": dns_label},
+    optional={
+        "crossplane": crossplane,
+        "protect": st.booleans(),
+        "argocd": optional(register=st.booleans(), project=unicode_text, labels=labels),
+    },
+)
+group = st.fixed_dictionaries(
+    {"name": dns_label}, optional={"controlPlanes": unique_by_name(control_plane, 3)}
+)
+space = st.one_of(
+    st.fixed_dictionaries({"type": st.just("Cloud"), "name": short_label}),
+    st.fixed_dictionaries(
+        {"type": st.just("Connected"), "host": host},
+        optional={"caBundle": st.just(f.CA_DATA.decode())},
+    ),
+    st.fixed_dictionaries({"type": st.just("Disconnected")}, optional={"caBundle": st.just("")}),
+)
+
+
+@st.composite
+def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
+    """Teams, robots in some of them, repositories granting some of them."""
+    team = st.fixed_dictionaries({"name": dns_label}, optional={"description": unicode_text})
+    teams = draw(unique_by_name(team, max_size))
+    names = [t["name"] for t in teams]
+    some_teams = st.lists(st.sampled_from(names), unique=True) if names else st.just([])
+    robot = st.fixed_dictionaries(
+        {"name": dns_label}, optional={"description": unicode_text, "teams": some_teams}
+    )
+    permission = st.sampled_from(["admin", "read", "write", "view"])
+    grants = some_teams.flatmap(
+        lambda ts: st.tuples(*(permission for _ in ts)).map(
+            lambda ps: [{"team": t, "permission": p} for t, p in zip(ts, ps, strict=True)]
+        )
+    )
+    repository = st.fixed_dictionaries(
+        {"name": dns_label},
+        optional={"public": st.booleans(), "publish": st.booleans(), "permissions": grants},
+    )
+    return {
+        "teams": teams,
+        "robots": draw(unique_by_name(robot, max_size)),
+        "repositories": draw(unique_by_name(repository, max_size)),
+    }
+
+
+def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid UpboundEnvironment specs (the token Secret is f.TOKEN_SECRET)."""
+    return st.fixed_dictionaries(
+        {
+            "organization": dns_label,
+            "space": space,
+            "groups": unique_by_name(group, groups),
+            "argocd": st.fixed_dictionaries(
+                {
+                    "tokenSecretRef": st.just(
+                        {"name": "upbound-token", "namespace": "crossplane-system"}
+                    )
+                },
+                optional={
+                    "enabled": st.booleans(),
+                    "namespace": short_label,
+                    "clusterNamePrefix": st.from_regex(r"\A([a-z0-9][-a-z0-9]{0,10})?\Z"),
+                    "labels": labels,
+                },
+            ),
+            "iam": iam(iam_size),
+        },
+        optional={
+            "providerConfigs": optional(
+                space=subdomain,
+                argocd=subdomain,
+                upbound=subdomain,
+                kind=st.sampled_from(["ProviderConfig", "ClusterProviderConfig"]),
+            ),
+            "controlPlaneDefaults": optional(crossplane=crossplane, protect=st.booleans()),
+        },
+    ).filter(_argo_names_unique)
+
+
+def _argo_names_unique(spec: dict[str, Any]) -> bool:
+    """Group `a-b` with control plane `c` and group `a` with `b-c` share an Argo cluster name."""
+    pairs = [
+        f"{g['name']}-{cp['name']}" for g in spec["groups"] for cp in g.get("controlPlanes", [])
+    ]
+    return len(pairs) == len(set(pairs))
+
+
+flavours = st.sampled_from(["platform", None])
+
+# --- Observed states ----------------------------------------------------------------------
+
+
+@st.composite
+def observed_states(
+    draw: st.DrawFn, spec: dict[str, Any], namespace: str | None
+) -> dict[str, fnv1.Resource]:
+    """What Crossplane might observe: part of what this spec, or a bigger one, composed.
+
+    The bigger spec has extra groups, control planes and IAM entries that the current spec
+    has dropped; each observed resource is Ready or not, and a Disconnected control plane's
+    kubeconfig may be missing.
+    """
+    previous = copy.deepcopy(spec)
+    previous["groups"] = previous["groups"] + [
+        {"name": "removed-group", "controlPlanes": [{"name": "gone"}]}
+    ]
+    previous["iam"]["teams"] = [*previous["iam"]["teams"], {"name": "removed-team"}]
+    assume(
+        _argo_names_unique(previous)
+        and len({g["name"] for g in previous["groups"]}) == len(previous["groups"])
+    )
+    full, _ = f.settle(f.xr(previous, namespace=namespace))
+    observed = {}
+    for name, body in f.desired(full).items():
+        presence = draw(st.sampled_from(["absent", "unready", "ready", "ready-no-details"]))
+        if presence == "absent":
+            continue
+        resource = f.observe({name: body}, ready=presence != "unready")[name]
+        if presence == "ready-no-details":
+            resource.ClearField("connection_details")
+        observed[name] = resource
+    return observed
+
+
+# --- Invalid specs ------------------------------------------------------------------------
+
+BAD_LABELS = ["Dev", "dév", "😀", "-dev", "dev-", "a" * 64, "", "dev.prod", "dev_1", "d ev", "\x00"]
+WRONG_TYPES = {
+    "label": [3.0, True, ["dev"], {"name": "dev"}, None],
+    "bool": [["yes"], {"value": True}, "maybe", 2.5, None],
+    "list": ["dev", 1.0, {"name": "dev"}, True, None],
+    "object": ["dev", 1.0, ["dev"], True, None],
+    "enum": ["Hybrid", "cloud", "", 1.0, None],
+}
+
+
+def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
+    """Every field of a valid spec a mutation may break: (path, type, required)."""
+    yield ("organization",), "label", True
+    yield ("space",), "object", True
+    yield ("space", "type"), "enum", True
+    yield ("groups",), "list", False
+    for gi, group in enumerate(spec["groups"]):
+        yield ("groups", gi), "object", False
+        yield ("groups", gi, "name"), "label", True
+        yield ("groups", gi, "controlPlanes"), "list", False
+        for ci, cp in enumerate(group.get("controlPlanes", [])):
+            yield ("groups", gi, "controlPlanes", ci, "name"), "label", True
+            if "crossplane" in cp:
+                yield ("groups", gi, "controlPlanes", ci, "crossplane"), "object", False
+    yield ("argocd", "enabled"), "bool", False
+    yield ("argocd", "tokenSecretRef", "namespace"), "label", True
+    iam = spec["iam"]
+    for kind in ("teams", "robots", "repositories"):
+        yield ("iam", kind), "list", False
+        for i, _ in enumerate(iam[kind]):
+            yield ("iam", kind, i, "name"), "label", True
+    for ri, robot in enumerate(iam["robots"]):
+        for ti, _ in enumerate(robot.get("teams", [])):
+            yield ("iam", "robots", ri, "teams", ti), "label", False
+    for ri, repository in enumerate(iam["repositories"]):
+        yield ("iam", "repositories", ri, "public"), "bool", False
+        for pi, _ in enumerate(repository.get("permissions", [])):
+            yield ("iam", "repositories", ri, "permissions", pi, "permission"), "enum", True
+
+
+def field_path(path: Path) -> str:
+    """`spec.groups[0].name`, as the Fatal message writes it."""
+    return "spec" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _unrelated(a: Path, b: Path) -> bool:
+    return a[: len(b)] != b and b[: len(a)] != a
+
+
+@st.composite
+def invalid_specs(
+    draw: st.DrawFn, base: st.SearchStrategy[dict[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
+    """A valid spec with one to three unrelated fields broken; and those fields' paths."""
+    spec = copy.deepcopy(draw(base))  # st.just values are shared between examples
+    chosen: list[tuple[Path, str, bool]] = []
+    candidates = list(sites(spec))
+    for _ in range(draw(st.integers(1, 3))):
+        free = [s for s in candidates if all(_unrelated(s[0], c[0]) for c in chosen)]
+        if not free:
+            break
+        chosen.append(draw(st.sampled_from(free)))
+    broken = []
+    for path, kind, required in chosen:
+        parent = spec
+        for part in path[:-1]:
+            parent = parent[part]
+        choices = (
+            ["wrong type", "unknown field"]
+            if kind == "object" and path[-1] != "space"
+            else ["wrong type"]
+        )
+        if kind == "label":
+            choices.append("odd name")
+        if required:
+            choices.append("missing")
+        how = draw(st.sampled_from(choices))
+        if how == "missing":
+            del parent[path[-1]]
+        elif how == "odd name":
+            parent[path[-1]] = draw(
+                st.sampled_from(BAD_LABELS) | st.text(min_size=1).filter(lambda s: not s.isascii())
+            )
+        elif how == "unknown field":
+            parent[path[-1]]["nmae"] = "typo"
+            path = (*path, "nmae")  # noqa: PLW2901 - the broken field is the new one
+        else:
+            parent[path[-1]] = draw(st.sampled_from(WRONG_TYPES[kind]))
+        broken.append(field_path(path))
+    return spec, broken
+
+
+# --- Helpers ------------------------------------------------------------------------------
+
+
+def shuffled(value: Any, rnd: random.Random) -> Any:
+    """The value with every list in it (recursively) in a random order."""
+    if isinstance(value, dict):
+        return {k: shuffled(v, rnd) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [shuffled(v, rnd) for v in value]
+        rnd.shuffle(items)
+        return items
+    return value
+
+
+def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    """The runner's work, without RunFunction's last-resort catch: a bug raises here."""
+    return FunctionRunner().run(req)
+
+
+def assert_composes_validly(rsp: fnv1.RunFunctionResponse) -> None:
+    assert f.fatal(rsp) == []
+    for composed in f.desired(rsp).values():
+        assert_valid(composed)
+
+
+def assert_refused(rsp: fnv1.RunFunctionResponse, broken: list[str]) -> None:
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    message = rsp.results[0].message
+    for path in broken:
+        assert f"- {path}" in message, f"{path} not named in:\n{message}"
+    assert len(rsp.desired.resources) == 0
+
+
+# --- Properties ---------------------------------------------------------------------------
+
+
+@given(spec=specs(), namespace=flavours, data=st.data())
+def test_a_valid_spec_composes_valid_resources_from_any_observed_state(
+    spec: dict[str, Any], namespace: str | None, data: st.DataObject
+) -> None:
+    observed = data.draw(observed_states(spec, namespace))
+    rsp = run(f.request(f.xr(spec, namespace=namespace), observed=observed))
+    assert_composes_validly(rsp)
+
+
+@given(spec=specs(), namespace=flavours, data=st.data())
+def test_the_same_request_gets_the_same_bytes(
+    spec: dict[str, Any], namespace: str | None, data: st.DataObject
+) -> None:
+    req = f.request(
+        f.xr(spec, namespace=namespace), observed=data.draw(observed_states(spec, namespace))
+    )
+    first = run(req).SerializeToString(deterministic=True)
+    assert run(req).SerializeToString(deterministic=True) == first
+
+
+@given(spec=specs(), namespace=flavours, rnd=st.randoms(use_true_random=False), data=st.data())
+def test_reordering_every_list_changes_nothing(
+    spec: dict[str, Any], namespace: str | None, rnd: random.Random, data: st.DataObject
+) -> None:
+    observed = data.draw(observed_states(spec, namespace))
+    rsp = run(f.request(f.xr(spec, namespace=namespace), observed=observed))
+    reordered = run(f.request(f.xr(shuffled(spec, rnd), namespace=namespace), observed=observed))
+    assert f.desired(reordered) == f.desired(rsp)
+    assert reordered.desired.composite == rsp.desired.composite
+    assert list(reordered.results) == list(rsp.results)
+
+
+@given(case=invalid_specs(specs()), namespace=flavours)
+def test_an_invalid_spec_is_one_fatal_naming_each_bad_field(
+    case: tuple[dict[str, Any], list[str]], namespace: str | None
+) -> None:
+    spec, broken = case
+    observed = {
+        n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1", "team.platform")
+    }
+    rsp = run(f.request(f.xr(spec, namespace=namespace), observed=observed))
+    assert_refused(rsp, broken)
+
+
+@settings(max_examples=5)
+@given(spec=specs(groups=40, iam_size=150), namespace=flavours)
+def test_big_lists_compose_valid_resources(spec: dict[str, Any], namespace: str | None) -> None:
+    rsp, _ = f.settle(f.xr(spec, namespace=namespace))
+    assert_composes_validly(rsp)
+
+
+@settings(max_examples=5)
+@given(case=invalid_specs(specs(groups=40, iam_size=150)))
+def test_big_invalid_lists_are_refused(case: tuple[dict[str, Any], list[str]]) -> None:
+    spec, broken = case
+    assert_refused(run(f.request(f.xr(spec))), broken)
+
+
+@given(
+    raw=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=10),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "organization",
+                        "space",
+                        "type",
+                        "groups",
+                        "name",
+                        "iam",
+                        "teams",
+                        "argocd",
+                        "controlPlanes",
+                        "spec",
+                    ]
+                )
+                | st.text(max_size=5),
+                children,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_json_as_a_spec_is_refused_without_raising(raw: Any) -> None:
+    xr = f.xr()
+    xr["spec"] = raw
+    try:
+        parse(xr, None)
+    except SpecError:
+        pass
+    else:
+        raise AssertionError(f"accepted {raw!r}")
+    rsp = run(f.request(xr))
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    assert len(rsp.desired.resources) == 0
+
+
+@settings(max_examples=6)
+@given(
+    case=st.one_of(specs().map(lambda s: (s, [])), invalid_specs(specs())),
+    namespace=flavours,
+)
+def test_the_real_server_answers_as_the_runner_does(
+    debug_server: Server, case: tuple[dict[str, Any], list[str]], namespace: str | None
+) -> None:
+    spec, broken = case
+    req = f.request(f.xr(spec, namespace=namespace))
+    rsp = debug_server.call(req)
+    if broken:
+        assert_refused(rsp, broken)
+    else:
+        assert_composes_validly(rsp)
+    assert rsp.SerializeToString(deterministic=True) == run(req).SerializeToString(
+        deterministic=True
+    )
+
+
+def test_secret_token_with_odd_bytes_never_raises() -> None:
+    """Token Secrets with binary or non-UTF-8 data are refused by a Fatal result."""
+    for raw in (b"\xff\xfe", b"", b" \n", bytes(range(256))):
+        secret = copy.deepcopy(f.TOKEN_SECRET)
+        secret["data"]["token"] = base64.b64encode(raw).decode()
+        rsp = run(f.request(f.xr(), token_secret=secret))
+        assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL], raw
+        assert len(rsp.desired.resources) == 0
