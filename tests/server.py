@@ -129,12 +129,16 @@ def start(
     credentials: grpc.ChannelCredentials | None = None,
     wait: bool = True,
     host: str = "127.0.0.1",
+    program: Sequence[str] = (sys.executable, "-m", "function.main"),
 ) -> Server:
-    """Start `python -m function.main <flags> --address <host>:<free port>`."""
+    """Start `python -m function.main <flags> --address <host>:<free port>`.
+
+    `program` replaces `python -m function.main`, e.g. for the benchmark's reference servers.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     address = f"{host}:{free_port()}"
     stdout, stderr = log_dir / "server.stdout", log_dir / "server.stderr"
-    command: Sequence[str] = [sys.executable, "-m", "function.main", *flags, "--address", address]
+    command: Sequence[str] = [*program, *flags, "--address", address]
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "INSECURE", "ADDRESS"}}
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, env=env)
@@ -162,10 +166,13 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def function_server(
-    log_dir: Path, *flags: str, credentials: grpc.ChannelCredentials | None = None
+    log_dir: Path,
+    *flags: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    program: Sequence[str] = (sys.executable, "-m", "function.main"),
 ) -> Iterator[Server]:
     """A server for the duration of a `with` block; stopped on exit whatever happened."""
-    server = start(log_dir, *flags, credentials=credentials)
+    server = start(log_dir, *flags, credentials=credentials, program=program)
     try:
         yield server
     finally:
