@@ -9,7 +9,7 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, spec, status
+from function import credentials, spec, status, structs
 from function.compose import compose
 from function.observed import Observed
 
@@ -64,13 +64,18 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         out = compose(env, observed, token)
         for desired in sorted(out.desired, key=lambda d: d.name):
             composed = rsp.desired.resources[desired.name]
-            composed.resource.update(desired.resource)
+            structs.write(composed.resource, desired.resource)
             composed.ready = fnv1.READY_TRUE if desired.ready else fnv1.READY_FALSE
 
         entries = status.control_planes(env, observed, out)
-        xr_status = resource.struct_to_dict(rsp.desired.composite.resource).get("status", {})
-        xr_status.update(controlPlanes=entries, summary=status.summary(env, entries))
-        resource.update(rsp.desired.composite, {"status": xr_status})
+        # The XR's status from earlier steps stays; controlPlanes and summary are this step's.
+        xr_status = rsp.desired.composite.resource.fields["status"]
+        if xr_status.WhichOneof("kind") != "struct_value":
+            xr_status.struct_value.Clear()
+        structs.write(
+            xr_status.struct_value,
+            {"controlPlanes": entries, "summary": status.summary(env, entries)},
+        )
         response.set_conditions(rsp, status.condition(entries, out))
         for warning in out.warnings:
             response.warning(rsp, warning)
