@@ -53,6 +53,10 @@ SDK_DEFAULT_TTL = 60
 CONCURRENT_CALLERS = 16
 CONCURRENCY_SIZE = 100
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# glibc gives multi-MB buffers back to the kernel after every call in a process whose heap
+# has not grown yet (the floor's), and maps them again on the next: that costs the floor
+# more than gRPC and protobuf do. Every server runs with these fixed thresholds instead.
+FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
 
 Program = Sequence[str]
 
@@ -113,19 +117,30 @@ def server_flags() -> list[str]:
 
 
 def measure(
-    server: servers.Server, payload: bytes, seconds: float, min_calls: int
+    server: servers.Server,
+    payload: bytes,
+    seconds: float,
+    min_calls: int,
+    *,
+    changed: bool = False,
 ) -> dict[str, Any]:
-    """Sequential calls for `seconds` (at least `min_calls`): latency, CPU and memory."""
+    """Sequential calls for `seconds` (at least `min_calls`): latency, CPU and memory.
+
+    `changed` gives every call a new tag, as if the state had changed since the last call,
+    so the function composes from scratch instead of answering as before.
+    """
     with grpc.insecure_channel(server.address, options=channel_options()) as channel:
         call = raw_call(channel)
-        for _ in range(3):  # Warm up: connection, imports, caches.
-            answer = call(payload, timeout=300)
+        for i in range(3):  # Warm up: connection, imports, caches.
+            answer = call(payload + environments.retagged(f"warm-{i}"), timeout=300)
+        answer = call(payload, timeout=300)
         latencies: list[float] = []
         cpu_before = cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         while len(latencies) < min_calls or time.perf_counter() - started < seconds:
+            body = payload + environments.retagged(f"call-{len(latencies)}") if changed else payload
             t = time.perf_counter()
-            answer = call(payload, timeout=300)
+            answer = call(body, timeout=300)
             latencies.append(time.perf_counter() - t)
         cpu = cpu_seconds(server.proc.pid) - cpu_before
     latencies.sort()
@@ -176,8 +191,8 @@ async def _callers(address: str, payload: bytes, seconds: float) -> int:
         async with grpc.aio.insecure_channel(address, options=options) as channel:
             call = channel.unary_unary(METHOD)
             await call(payload, timeout=300)  # connect before the clock counts
-            while time.perf_counter() < deadline:
-                await call(payload, timeout=300)
+            while time.perf_counter() < deadline:  # every call a changed state: no memo
+                await call(payload + environments.retagged(f"{id(call)}-{done}"), timeout=300)
                 done += 1
 
     await asyncio.gather(*(caller() for _ in range(CONCURRENT_CALLERS)))
@@ -185,7 +200,11 @@ async def _callers(address: str, payload: bytes, seconds: float) -> int:
 
 
 def concurrency(log_dir: Path, payload: bytes, workers: int, seconds: float) -> dict[str, Any]:
-    """Calls per second with 16 concurrent callers against `--workers N` (not pinned)."""
+    """Calls per second with 16 concurrent callers against `--workers N` (not pinned).
+
+    Every call carries a new tag, as the calls for many different XRs would: the function
+    composes each one.
+    """
     flags = [*server_flags()] + (["--workers", str(workers)] if workers > 1 else [])
     with servers.function_server(log_dir, *flags) as server:
         started = time.perf_counter()
@@ -241,29 +260,37 @@ def run_size(
     prebuilt = FunctionRunner().run(req)
     response_file = work / f"response-{n}.bin"
     response_file.write_bytes(prebuilt.SerializeToString())
-    programs: dict[str, Program] = {"ours": ours(), "floor": floor(response_file)}
+    programs: dict[str, Program] = {
+        "ours": ours(),
+        "ours_changed": ours(),
+        "floor": floor(response_file),
+    }
     if peer_reason is None:
         programs["peer"] = peer()
     row: dict[str, Any] = {"control_planes": n, "resources": len(prebuilt.desired.resources)}
     answers: dict[str, bytes] = {}
     for name, command in programs.items():
         program = pinned(command, SERVER_CPU) if args.pin else command
+        changed = name == "ours_changed"
         with servers.function_server(work / f"{name}-{n}", *server_flags(), program=program) as s:
-            figures = measure(s, payload, args.seconds, args.min_calls)
+            figures = measure(s, payload, args.seconds, args.min_calls, changed=changed)
         answers[name] = figures.pop("response")
         row[name] = figures
         print(f"  {n:>4} control planes  {name:<5} p50 {figures['p50_ms']:8.2f} ms", flush=True)
     row["ours_equals_floor"] = same_composition(answers["ours"], answers["floor"])
+    row["ours_changed_equals_ours"] = same_composition(answers["ours_changed"], answers["ours"])
     if "peer" in answers:
         row["peer_equals_ours"] = same_composition(answers["peer"], answers["ours"])
     row["ratios"] = {
-        f"ours/{ref}_p50": row["ours"]["p50_ms"] / row[ref]["p50_ms"]
+        f"{mine}/{ref}_p50": row[mine]["p50_ms"] / row[ref]["p50_ms"]
+        for mine in ("ours", "ours_changed")
         for ref in ("floor", "peer")
         if ref in row
     }
-    row["ratios"]["ours/floor_cpu"] = (
-        row["ours"]["cpu_ms_per_call"] / row["floor"]["cpu_ms_per_call"]
-    )
+    for mine in ("ours", "ours_changed"):
+        row["ratios"][f"{mine}/floor_cpu"] = (
+            row[mine]["cpu_ms_per_call"] / row["floor"]["cpu_ms_per_call"]
+        )
     return row
 
 
@@ -300,7 +327,7 @@ def table(result: dict[str, Any]) -> str:
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["sizes"]:
-        for name in ("ours", "floor", "peer"):
+        for name in ("ours", "ours_changed", "floor", "peer"):
             if name not in row:
                 continue
             f = row[name]
@@ -323,8 +350,9 @@ def summary(result: dict[str, Any]) -> str:
         out.append(f"{row['control_planes']:>4} control planes: {ratios}")
     by_size = {row["control_planes"]: row for row in result["sizes"]}
     if 100 in by_size and 500 in by_size:
-        growth = by_size[500]["ours"]["p50_ms"] / by_size[100]["ours"]["p50_ms"]
-        out.append(f"500 vs 100 control planes (ours, p50): {growth:.2f}x")
+        for mine in ("ours", "ours_changed"):
+            growth = by_size[500][mine]["p50_ms"] / by_size[100][mine]["p50_ms"]
+            out.append(f"500 vs 100 control planes ({mine}, p50): {growth:.2f}x")
     cold = result["cold_start"]
     out.append(
         f"cold start (process start to first answer): {cold['seconds']:.2f} s; "
@@ -355,6 +383,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency-seconds", type=float, default=5.0)
     parser.add_argument("--no-peer", action="store_true", help="skip function-pythonic")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not use taskset")
+    parser.add_argument(
+        "--default-malloc",
+        dest="fixed_malloc",
+        action="store_false",
+        help="run the servers with glibc's default malloc thresholds",
+    )
     parser.add_argument("--out", type=Path, help="result file (bench/results/run-<time>.json)")
     return parser.parse_args(argv)
 
@@ -367,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args.pin = args.pin and (os.cpu_count() or 1) > 1
     if args.pin:
         os.sched_setaffinity(0, {CLIENT_CPU})
+    if args.fixed_malloc:
+        os.environ.update(FIXED_MALLOC)  # servers.start passes the environment on
     peer_reason = "skipped (--no-peer)" if args.no_peer else peer_unavailable()
     started = datetime.datetime.now(datetime.UTC)
     result: dict[str, Any] = {
@@ -374,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "pinned": args.pin,
+        "server_environment": FIXED_MALLOC if args.fixed_malloc else {},
         "peer_unavailable": peer_reason,
         "sizes": [],
     }

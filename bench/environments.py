@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -207,4 +208,16 @@ def steady_request(control_planes: int, *, not_ready: int = 0) -> fnv1.RunFuncti
         body = resource.struct_to_dict(observed[name].resource)
         body["status"]["conditions"][0].update(status="False", reason="Creating")
         observed[name] = fnv1.Resource(resource=_struct(body))
-    return _request(xr_, observed)
+    return tagged(_request(xr_, observed))
+
+
+def tagged(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """The request with a tag derived from its content, as Crossplane tags requests."""
+    req.meta.ClearField("tag")
+    req.meta.tag = hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+    return req
+
+
+def retagged(tag: str) -> bytes:
+    """Bytes that, appended to a serialized request, replace its tag (protobuf merges)."""
+    return fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=tag)).SerializeToString()
