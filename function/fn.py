@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from function import credentials, spec, status, structs
 from function.compose import compose
+from function.compose.common import Desired
 from function.memo import Lru
 from function.observed import Observed
 
@@ -33,6 +34,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             RESPONSES_KEPT
         )
         self._environments: Lru[_EnvironmentKey, spec.Environment] = Lru(ENVIRONMENTS_KEPT)
+        self._written: Lru[tuple[str, str], dict[str, tuple[dict[str, Any], bytes]]] = Lru(
+            RESPONSES_KEPT
+        )
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
@@ -89,10 +93,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
         observed = Observed(req.observed.resources)
         out = compose(env, observed, token)
-        for desired in sorted(out.desired, key=lambda d: d.name):
-            composed = rsp.desired.resources[desired.name]
-            structs.write(composed.resource, desired.resource)
-            composed.ready = fnv1.READY_TRUE if desired.ready else fnv1.READY_FALSE
+        self._write_desired(rsp, out.desired, _xr_identity(req.observed.composite.resource))
 
         entries = status.control_planes(env, observed, out)
         # The XR's status from earlier steps stays; controlPlanes and summary are this step's.
@@ -116,6 +117,32 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         rsp.meta.ttl.FromTimedelta(datetime.timedelta(seconds=ttl))
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
         return rsp
+
+    def _write_desired(
+        self, rsp: fnv1.RunFunctionResponse, desired: list[Desired], xr: tuple[str, str]
+    ) -> None:
+        """Write the desired resources, reusing the Structs of the XR's previous call.
+
+        Most resources come out the same call after call. One that equals what was written
+        for it last time is merged from that Struct's bytes (a map entry replaces the one
+        already there, as Struct.update replaces keys) instead of being converted again.
+        Builders give each field one type, so dict equality (where True == 1) is enough.
+        """
+        previous = self._written.get(xr) or {}
+        written: dict[str, tuple[dict[str, Any], bytes]] = {}
+        for item in sorted(desired, key=lambda d: d.name):
+            composed = rsp.desired.resources[item.name]
+            kept = previous.get(item.name)
+            if kept is not None and kept[0] == item.resource:
+                composed.resource.MergeFromString(kept[1])
+                written[item.name] = kept
+            elif composed.resource.fields:  # an earlier step desired it too
+                structs.write(composed.resource, item.resource)
+            else:
+                structs.write(composed.resource, item.resource)
+                written[item.name] = (item.resource, composed.resource.SerializeToString())
+            composed.ready = fnv1.READY_TRUE if item.ready else fnv1.READY_FALSE
+        self._written.put(xr, written)
 
     def _environment(self, req: fnv1.RunFunctionRequest) -> spec.Environment:
         """The parsed spec; parsed again only when the spec, the XR's name or the input change."""

@@ -67,3 +67,16 @@ def test_the_memo_keeps_the_most_recently_used() -> None:
     memo.put("c", 3)
     assert (memo.get("a"), memo.get("b"), memo.get("c"), len(memo)) == (1, None, 3, 2)
     assert RESPONSES_KEPT >= 1
+
+
+def test_reused_structs_replace_keys_as_struct_update_does() -> None:
+    runner = FunctionRunner()
+    names = ["group.dev", "group.prod", "controlplane.dev.ctp1", "team.platform"]
+    for tag in ("first", "second", "third"):
+        req = tagged(f.request(f.xr(), observed=names), tag)
+        if tag != "first":  # an earlier step desired it too, after the function kept it
+            earlier = req.desired.resources["team.platform"].resource
+            earlier.update({"kind": "Stale", "extra": {"kept": True}, "spec": {"stale": 1}})
+        fresh = f.request(f.xr(), observed=names)
+        fresh.desired.CopyFrom(req.desired)
+        assert call(runner, req).desired == f.run(fresh).desired
