@@ -361,7 +361,8 @@ def summary(result: dict[str, Any]) -> str:
     for c in result["concurrency"]:
         out.append(
             f"{CONCURRENT_CALLERS} concurrent callers, {c['workers']} worker(s), "
-            f"{CONCURRENCY_SIZE} control planes: {c['calls_per_second']:.1f} calls/s"
+            f"{CONCURRENCY_SIZE} control planes: {c['calls_per_second']:.1f} calls/s "
+            f"(median of {len(c['rounds'])})"
         )
     for label, t in result["ttl"].items():
         cpu = t["cpu_seconds_per_hour"]
@@ -380,7 +381,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default=",".join(map(str, environments.SIZES)))
     parser.add_argument("--seconds", type=float, default=3.0, help="per server and size")
     parser.add_argument("--min-calls", type=int, default=10, help="per server and size")
-    parser.add_argument("--concurrency-seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency-seconds", type=float, default=4.0)
+    parser.add_argument(
+        "--concurrency-rounds", type=int, default=3, help="1 and 2 workers, alternately"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip function-pythonic")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not use taskset")
     parser.add_argument(
@@ -429,8 +433,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         payload = environments.steady_request(CONCURRENCY_SIZE).SerializeToString()
         pools = (1, 2) if supports_workers() else (1,)
+        rounds = [
+            concurrency(work / f"workers-{w}-{r}", payload, w, args.concurrency_seconds)
+            for r in range(args.concurrency_rounds)
+            for w in pools
+        ]
         result["concurrency"] = [
-            concurrency(work / f"workers-{w}", payload, w, args.concurrency_seconds) for w in pools
+            {
+                "workers": w,
+                "calls_per_second": statistics.median(
+                    c["calls_per_second"] for c in rounds if c["workers"] == w
+                ),
+                "rounds": [c for c in rounds if c["workers"] == w],
+            }
+            for w in pools
         ]
     per_call = next(
         (r["ours"]["cpu_ms_per_call"] for r in result["sizes"] if r["control_planes"] == 100),
