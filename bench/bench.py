@@ -207,10 +207,25 @@ def concurrency(log_dir: Path, payload: bytes, workers: int, seconds: float) -> 
     """
     flags = [*server_flags()] + (["--workers", str(workers)] if workers > 1 else [])
     with servers.function_server(log_dir, *flags) as server:
+        if workers > 1:  # every worker listening, not only the first
+            port = int(server.address.rsplit(":", 1)[1])
+            while servers.listening_sockets(port) < workers:
+                time.sleep(0.05)
+        pids = [server.proc.pid, *servers.child_pids(server.proc.pid)]
+        server_cpu = sum(cpu_seconds(pid) for pid in pids)
+        client_cpu = time.process_time()
         started = time.perf_counter()
         done = asyncio.run(_callers(server.address, payload, seconds))
         elapsed = time.perf_counter() - started
-    return {"workers": workers, "calls": done, "calls_per_second": done / elapsed}
+        server_cpu = sum(cpu_seconds(pid) for pid in pids) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+    return {
+        "workers": workers,
+        "calls": done,
+        "calls_per_second": done / elapsed,
+        "server_cores_busy": server_cpu / elapsed,
+        "client_cores_busy": client_cpu / elapsed,
+    }
 
 
 def supports_workers() -> bool:
@@ -362,7 +377,9 @@ def summary(result: dict[str, Any]) -> str:
         out.append(
             f"{CONCURRENT_CALLERS} concurrent callers, {c['workers']} worker(s), "
             f"{CONCURRENCY_SIZE} control planes: {c['calls_per_second']:.1f} calls/s "
-            f"(median of {len(c['rounds'])})"
+            f"(median of {len(c['rounds'])}; server cores busy "
+            f"{statistics.median(r['server_cores_busy'] for r in c['rounds']):.2f}, client "
+            f"{statistics.median(r['client_cores_busy'] for r in c['rounds']):.2f})"
         )
     for label, t in result["ttl"].items():
         cpu = t["cpu_seconds_per_hour"]
@@ -403,8 +420,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.configure(level=logging.Level.INFO)  # the in-process runs that build the inputs
     sizes = [int(s) for s in args.sizes.split(",")]
     args.pin = args.pin and (os.cpu_count() or 1) > 1
-    if args.pin:
-        os.sched_setaffinity(0, {CLIENT_CPU})
     if args.fixed_malloc:
         os.environ.update(FIXED_MALLOC)  # servers.start passes the environment on
     peer_reason = "skipped (--no-peer)" if args.no_peer else peer_unavailable()
@@ -420,17 +435,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
-        for n in sizes:
-            result["sizes"].append(run_size(n, work, args, peer_reason))
-        small = environments.steady_request(1).SerializeToString()
-        starts = [cold_start(ours(), work / f"cold-{i}", small) for i in range(3)]
-        result["cold_start"] = {
-            "seconds": statistics.median(s["seconds"] for s in starts),
-            "idle_rss_mib": statistics.median(s["idle_rss_mib"] for s in starts),
-            "runs": starts,
-        }
-        if args.pin:
-            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        # First, before this process pins itself (and the gRPC threads it starts) to a CPU.
         payload = environments.steady_request(CONCURRENCY_SIZE).SerializeToString()
         pools = (1, 2) if supports_workers() else (1,)
         rounds = [
@@ -448,6 +453,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             }
             for w in pools
         ]
+        if args.pin:
+            os.sched_setaffinity(0, {CLIENT_CPU})
+        for n in sizes:
+            result["sizes"].append(run_size(n, work, args, peer_reason))
+        small = environments.steady_request(1).SerializeToString()
+        starts = [cold_start(ours(), work / f"cold-{i}", small) for i in range(3)]
+        result["cold_start"] = {
+            "seconds": statistics.median(s["seconds"] for s in starts),
+            "idle_rss_mib": statistics.median(s["idle_rss_mib"] for s in starts),
+            "runs": starts,
+        }
     per_call = next(
         (r["ours"]["cpu_ms_per_call"] for r in result["sizes"] if r["control_planes"] == 100),
         None,

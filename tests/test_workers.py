@@ -23,30 +23,6 @@ from tests import server as servers
 CONNECTIONS = 8  # separate connections, which the kernel spreads across the workers
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def listeners(port: int) -> int:
-    """How many sockets listen on the TCP port (one per worker with SO_REUSEPORT)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
-
-
 def wait_for(condition: object, what: str, timeout: float = servers.STARTUP_TIMEOUT) -> None:
     """Poll a condition (a hang guard, not a timing assertion)."""
     deadline = time.monotonic() + timeout
@@ -79,8 +55,8 @@ def test_workers_serve_on_one_port_and_stop_together_on_sigterm(tmp_path: Path) 
     server = servers.start(tmp_path, "--insecure", "--workers", "2")
     try:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: listeners(port) == 2, "two workers listening")
-        workers = children(server.proc.pid)
+        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
+        workers = servers.child_pids(server.proc.pid)
         assert len(workers) == 2
         for rsp in call_on_new_connections(server):
             assert "group.dev" in rsp.desired.resources
@@ -93,8 +69,8 @@ def test_workers_serve_on_one_port_and_stop_together_on_sigterm(tmp_path: Path) 
 def test_a_worker_that_dies_stops_the_pool_with_an_error(tmp_path: Path) -> None:
     with servers.function_server(tmp_path, "--insecure", "--workers", "2") as server:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: listeners(port) == 2, "two workers listening")
-        workers = children(server.proc.pid)
+        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
+        workers = servers.child_pids(server.proc.pid)
         os.kill(workers[0], 9)
         assert server.proc.wait(timeout=servers.STOP_TIMEOUT) != 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
@@ -160,7 +136,7 @@ def test_every_worker_requires_mtls(
     flags = ("--tls-server-certs-dir", str(certs), "--workers", "2")
     with servers.function_server(tmp_path / "logs", *flags, credentials=credentials) as server:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: listeners(port) == 2, "two workers listening")
+        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
         assert len(call_on_new_connections(server, credentials)) == CONNECTIONS
         for _ in range(CONNECTIONS):
             with pytest.raises(grpc.RpcError):
