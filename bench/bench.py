@@ -357,17 +357,35 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def ratio_table(result: dict[str, Any]) -> str:
+    """The ratios against the targets, as a Markdown table (medians: p50)."""
+    rows = result["sizes"]
+    header = "| p50 ratio | " + " | ".join(str(r["control_planes"]) for r in rows) + " | target |"
+    lines = [header, "|---|" + "---:|" * len(rows) + "---|"]
+    targets = {
+        "ours/floor": "<= 1.5 at 100 and 500",
+        "ours_changed/floor": "",
+        "ours/peer": "<= 0.33",
+        "ours_changed/peer": "<= 0.33",
+    }
+    for name, target in targets.items():
+        key = f"{name}_p50"
+        if all(key in r["ratios"] for r in rows):
+            cells = " | ".join(f"{r['ratios'][key]:.2f}" for r in rows)
+            lines.append(f"| {name} | {cells} | {target} |")
+    return "\n".join(lines)
+
+
 def summary(result: dict[str, Any]) -> str:
-    """Ratios, cold start, concurrency and TTL figures, one per line."""
+    """Growth, cold start, concurrency and TTL figures, one per line."""
     out = []
-    for row in result["sizes"]:
-        ratios = ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
-        out.append(f"{row['control_planes']:>4} control planes: {ratios}")
     by_size = {row["control_planes"]: row for row in result["sizes"]}
     if 100 in by_size and 500 in by_size:
         for mine in ("ours", "ours_changed"):
             growth = by_size[500][mine]["p50_ms"] / by_size[100][mine]["p50_ms"]
             out.append(f"500 vs 100 control planes ({mine}, p50): {growth:.2f}x")
+        floor = by_size[500]["floor"]["p50_ms"] / by_size[100]["floor"]["p50_ms"]
+        out.append(f"500 vs 100 control planes (floor, p50): {floor:.2f}x")
     cold = result["cold_start"]
     out.append(
         f"cold start (process start to first answer): {cold['seconds']:.2f} s; "
@@ -471,6 +489,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result["ttl"] = ttl_figures(per_call)
     print()
     print(table(result))
+    print()
+    print(ratio_table(result))
     print()
     print(summary(result))
     out = args.out or RESULTS / f"run-{started:%Y%m%dT%H%M%SZ}.json"
