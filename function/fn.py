@@ -21,7 +21,9 @@ RESPONSES_KEPT = 16
 # Parsed specs kept: a readiness change leaves the spec as it was.
 ENVIRONMENTS_KEPT = 16
 
-_EnvironmentKey = tuple[bytes | None, ...]
+_EnvironmentKey = tuple[tuple[str, object], ...]
+# XR metadata that changes with every write of its status, and that parsing never reads.
+_VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -145,7 +147,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._written.put(xr, written)
 
     def _environment(self, req: fnv1.RunFunctionRequest) -> spec.Environment:
-        """The parsed spec; parsed again only when the spec, the XR's name or the input change."""
+        """The parsed spec; parsed again only when the XR (but its status) or the input change."""
         xr = req.observed.composite.resource
         key = _environment_key(xr, req.input if req.HasField("input") else None)
         env = self._environments.get(key)
@@ -157,18 +159,24 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
 
 def _environment_key(xr: Any, function_input: Any) -> _EnvironmentKey:
-    """What spec.parse reads, serialized: the spec, metadata name and namespace, the input."""
-    fields = xr.fields
-    metadata = fields.get("metadata")
-    kind = metadata.WhichOneof("kind") if metadata is not None else None
-    names = metadata.struct_value.fields if kind == "struct_value" else {}
-    return (
-        _serialized(fields.get("spec")),
-        kind.encode() if kind else None,
-        _serialized(names.get("name")),
-        _serialized(names.get("namespace")),
-        _serialized(function_input),
-    )
+    """The XR but its status, and the input, serialized: what spec.parse may read.
+
+    Metadata fields that change with every write of the XR's status are left out.
+    """
+    parts: list[tuple[str, object]] = []
+    for name, value in sorted(xr.fields.items()):
+        if name == "status":
+            continue
+        if name == "metadata" and value.WhichOneof("kind") == "struct_value":
+            kept = value.struct_value.fields.items()
+            metadata = tuple(
+                sorted((k, _serialized(v)) for k, v in kept if k not in _VOLATILE_METADATA)
+            )
+            parts.append((name, metadata))
+        else:
+            parts.append((name, _serialized(value)))
+    parts.append(("input", _serialized(function_input)))
+    return tuple(parts)
 
 
 def _serialized(message: Any) -> bytes | None:

@@ -46,6 +46,10 @@ def test_a_changed_spec_is_parsed_again() -> None:
     call(runner, f.request(f.xr()))
     renamed = f.request(f.xr(f.spec(organization="initech")))
     assert runner.run(renamed) == f.run(renamed)
+    elsewhere = f.request(f.xr(namespace="team-b"))
+    assert runner.run(elsewhere) == f.run(elsewhere)
+    cluster_scoped = f.request(f.xr(namespace=None))
+    assert runner.run(cluster_scoped) == f.run(cluster_scoped)
     invalid = f.request(f.xr(f.spec(organization="Not Valid")))
     assert [r.severity for r in runner.run(invalid).results] == [fnv1.SEVERITY_FATAL]
 
