@@ -32,7 +32,8 @@ def cli(worker_count: int, pool_worker: bool, **kwargs: object) -> None:
     elif worker_count == 1:
         sdkcli.run(fn.FunctionRunner(), **kwargs)  # type: ignore[arg-type]
     else:
-        sys.exit(workers.run_pool(worker_count, workers.worker_command(kwargs)))
+        command = workers.worker_command(kwargs)
+        sys.exit(workers.run_pool(worker_count, command, debug=bool(kwargs["debug"])))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ def worker_command(options: dict[str, Any]) -> list[str]:
     return command
 
 
-def run_pool(count: int, command: Sequence[str]) -> int:
+def run_pool(count: int, command: Sequence[str], *, debug: bool = False) -> int:
     """Start `count` workers, forward stop signals to them, and return the exit code."""
+    logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
     log = logging.get_logger()
     workers: dict[int, subprocess.Popen[bytes]] = {}
     stopping = False
