@@ -36,7 +36,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             RESPONSES_KEPT
         )
         self._environments: Lru[_EnvironmentKey, spec.Environment] = Lru(ENVIRONMENTS_KEPT)
-        self._written: Lru[tuple[str, str], dict[str, tuple[dict[str, Any], bytes]]] = Lru(
+        self._written: Lru[tuple[str, str], dict[str, tuple[dict[str, Any], bool, bytes]]] = Lru(
             RESPONSES_KEPT
         )
 
@@ -123,27 +123,37 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     def _write_desired(
         self, rsp: fnv1.RunFunctionResponse, desired: list[Desired], xr: tuple[str, str]
     ) -> None:
-        """Write the desired resources, reusing the Structs of the XR's previous call.
+        """Write the desired resources, reusing what was serialized for the XR's last call.
 
-        Most resources come out the same call after call. One that equals what was written
-        for it last time is merged from that Struct's bytes (a map entry replaces the one
-        already there, as Struct.update replaces keys) instead of being converted again.
-        Builders give each field one type, so dict equality (where True == 1) is enough.
+        Most resources come out the same call after call. Each one that no earlier step
+        desired is kept as the bytes of a State holding just its entry; those that equal
+        what was written last time are merged in one go, concatenated (protobuf merges the
+        map entries), instead of being converted again. Builders give each field one type,
+        so dict equality (where True == 1) is enough to tell.
         """
         previous = self._written.get(xr) or {}
-        written: dict[str, tuple[dict[str, Any], bytes]] = {}
+        written: dict[str, tuple[dict[str, Any], bool, bytes]] = {}
+        reused: list[bytes] = []
+        resources = rsp.desired.resources
         for item in sorted(desired, key=lambda d: d.name):
-            composed = rsp.desired.resources[item.name]
+            if item.name in resources:  # an earlier step desired it too: update it
+                composed = resources[item.name]
+                structs.write(composed.resource, item.resource)
+                composed.ready = _ready(item.ready)
+                continue
             kept = previous.get(item.name)
-            if kept is not None and kept[0] == item.resource:
-                composed.resource.MergeFromString(kept[1])
+            if kept is not None and kept[1] == item.ready and kept[0] == item.resource:
+                reused.append(kept[2])
                 written[item.name] = kept
-            elif composed.resource.fields:  # an earlier step desired it too
-                structs.write(composed.resource, item.resource)
-            else:
-                structs.write(composed.resource, item.resource)
-                written[item.name] = (item.resource, composed.resource.SerializeToString())
-            composed.ready = fnv1.READY_TRUE if item.ready else fnv1.READY_FALSE
+                continue
+            entry = fnv1.State()
+            composed = entry.resources[item.name]
+            structs.write(composed.resource, item.resource)
+            composed.ready = _ready(item.ready)
+            chunk = entry.SerializeToString()
+            reused.append(chunk)
+            written[item.name] = (item.resource, item.ready, chunk)
+        rsp.desired.MergeFromString(b"".join(reused))
         self._written.put(xr, written)
 
     def _environment(self, req: fnv1.RunFunctionRequest) -> spec.Environment:
@@ -194,6 +204,11 @@ def _xr_identity(xr: Any) -> tuple[str, str]:
         str(namespace.string_value) if namespace is not None else "",
         str(name.string_value) if name is not None else "",
     )
+
+
+def _ready(ready: bool) -> Any:
+    """A composed resource's readiness as the protobuf enum."""
+    return fnv1.READY_TRUE if ready else fnv1.READY_FALSE
 
 
 def _invalid(what: str, problems: list[str]) -> str:
