@@ -410,6 +410,30 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def missed_targets(result: dict[str, Any]) -> list[str]:
+    """The issue's targets that this run missed, each with its figure (ratios of one run)."""
+    missed = []
+    by_size = {row["control_planes"]: row for row in result["sizes"]}
+    for n in (100, 500):
+        ratio = by_size.get(n, {}).get("ratios", {}).get("ours/floor_p50")
+        if ratio is not None and ratio > 1.5:
+            missed.append(f"ours/floor at {n} control planes is {ratio:.2f} (> 1.5)")
+    for row in result["sizes"]:
+        ratio = row["ratios"].get("ours/peer_p50")
+        if ratio is not None and ratio > 1 / 3:
+            missed.append(f"ours/peer at {row['control_planes']} is {ratio:.2f} (> 0.33)")
+    if 100 in by_size and 500 in by_size:
+        growth = by_size[500]["ours"]["p50_ms"] / by_size[100]["ours"]["p50_ms"]
+        if growth > 5.5:
+            missed.append(f"500 control planes cost {growth:.2f}x 100 (> 5.5)")
+    cold = result["cold_start"]
+    if cold["seconds"] >= 1.5:
+        missed.append(f"cold start {cold['seconds']:.2f} s (>= 1.5)")
+    if cold["idle_rss_mib"] >= 80:
+        missed.append(f"idle RSS {cold['idle_rss_mib']:.0f} MiB (>= 80)")
+    return missed
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The benchmark's options."""
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
@@ -427,6 +451,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         dest="fixed_malloc",
         action="store_false",
         help="run the servers with glibc's default malloc thresholds",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a target of the issue is missed"
     )
     parser.add_argument("--out", type=Path, help="result file (bench/results/run-<time>.json)")
     return parser.parse_args(argv)
@@ -493,10 +520,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(ratio_table(result))
     print()
     print(summary(result))
+    result["missed_targets"] = missed_targets(result)
+    for target in result["missed_targets"]:
+        print(f"missed: {target}")
     out = args.out or RESULTS / f"run-{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    if args.check and result["missed_targets"]:
+        sys.exit(1)
     return result
 
 
