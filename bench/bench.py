@@ -8,6 +8,8 @@ way the tests do, with tests/server.py), pinned to CPU 0 while this client runs 
 and sends the same steady-state request over and over:
 
 - ours: `python -m function.main`;
+- ours_changed: the same server, but every call carries a new tag, so nothing is answered
+  as before and the function composes each call from scratch;
 - floor: `python -m bench.floor`, a minimal SDK function answering with a prebuilt copy of
   our response (what gRPC and protobuf alone cost in Python);
 - peer: crossplane-function-pythonic 0.1.4 running bench/peer/peer_composition.py, which
@@ -15,7 +17,8 @@ and sends the same steady-state request over and over:
 
 It reports p50/p99 latency, calls per second of server CPU (one core), request and response
 bytes and the server's peak RSS (VmHWM); then cold start and idle RSS, calls per second with
-16 concurrent callers for 1 and 2 `--workers`, and the calls per hour that the TTLs imply.
+16 concurrent callers for 1 and 2 `--workers` (measured first, unpinned), and the calls per
+hour that the TTLs imply. `--check` exits 1 when a target of issue 4 is missed.
 """
 
 from __future__ import annotations
