@@ -63,7 +63,26 @@ class Observed:
 
 
 def _ready_condition(struct: Any) -> str:
-    """The status of the Ready condition in a resource Struct, without converting it."""
+    """The status of the Ready condition in a resource Struct, read from its fields directly."""
+    fields = struct.fields
+    status = fields.get("status")
+    if status is None or status.WhichOneof("kind") != "struct_value":
+        return _ready_condition_of_odd_shape(struct)
+    conditions = status.struct_value.fields.get("conditions")
+    if conditions is None or conditions.WhichOneof("kind") != "list_value":
+        return _ready_condition_of_odd_shape(struct)
+    for condition in conditions.list_value.values:
+        entry = condition.struct_value.fields
+        kind, value = entry.get("type"), entry.get("status")
+        if kind is None or value is None or value.WhichOneof("kind") != "string_value":
+            return _ready_condition_of_odd_shape(struct)
+        if kind.string_value == "Ready":
+            return str(value.string_value)
+    return "Unknown"
+
+
+def _ready_condition_of_odd_shape(struct: Any) -> str:
+    """The Ready condition of a resource whose status is not the usual shape (or is absent)."""
     status = struct["status"] if "status" in struct else None  # noqa: SIM401 - Struct has no get().
     if not status or "conditions" not in status:
         return "Unknown"

@@ -92,6 +92,29 @@ class Server:
         return _proc_status_kib(self.proc.pid, "VmHWM")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (e.g. the workers of `--workers N`)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on a TCP port (one per worker with SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
+
 def _proc_status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -129,12 +152,16 @@ def start(
     credentials: grpc.ChannelCredentials | None = None,
     wait: bool = True,
     host: str = "127.0.0.1",
+    program: Sequence[str] = (sys.executable, "-m", "function.main"),
 ) -> Server:
-    """Start `python -m function.main <flags> --address <host>:<free port>`."""
+    """Start `python -m function.main <flags> --address <host>:<free port>`.
+
+    `program` replaces `python -m function.main`, e.g. for the benchmark's reference servers.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     address = f"{host}:{free_port()}"
     stdout, stderr = log_dir / "server.stdout", log_dir / "server.stderr"
-    command: Sequence[str] = [sys.executable, "-m", "function.main", *flags, "--address", address]
+    command: Sequence[str] = [*program, *flags, "--address", address]
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "INSECURE", "ADDRESS"}}
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, env=env)
@@ -162,10 +189,13 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def function_server(
-    log_dir: Path, *flags: str, credentials: grpc.ChannelCredentials | None = None
+    log_dir: Path,
+    *flags: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    program: Sequence[str] = (sys.executable, "-m", "function.main"),
 ) -> Iterator[Server]:
     """A server for the duration of a `with` block; stopped on exit whatever happened."""
-    server = start(log_dir, *flags, credentials=credentials)
+    server = start(log_dir, *flags, credentials=credentials, program=program)
     try:
         yield server
     finally:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from function import naming
 from function.flavour import Flavour, is_protected
-from function.naming import metadata_name
 from function.observed import Observed
 from function.spec import Environment
+
+# Names are hashed; every call of a steady environment asks for the same ones again.
+metadata_name = functools.lru_cache(maxsize=1 << 14)(naming.metadata_name)
 
 
 @dataclass(frozen=True, slots=True)

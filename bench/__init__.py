@@ -1,0 +1,1 @@
+"""The benchmark: environments, the floor server and the peer composition (see README)."""

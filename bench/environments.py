@@ -1,0 +1,223 @@
+"""Benchmark inputs: UpboundEnvironment XRs of a given size and a steady, all-ready observed state.
+
+An environment of `n` control planes has n/5 groups (at least one), and n/5 teams, robots and
+repositories; each robot is in two teams and each repository grants two teams. The observed
+state is what Crossplane sends once everything exists and is ready: every composed resource as
+the function desires it, with the metadata and status the API server and the providers add,
+and the Upbound token Secret as a required resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import resource
+
+from function.credentials import TOKEN_REQUIREMENT
+from function.fn import FunctionRunner
+
+SIZES = (1, 10, 100, 500)
+XR_NAME = "acme"
+XR_NAMESPACE = "platform"
+TOKEN_SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "upbound-credentials", "namespace": "crossplane-system"},
+    "data": {"token": base64.b64encode(b"benchmark-upbound-token").decode()},
+}
+# The peer (function-pythonic) reads its composition from the step input; this function
+# ignores unknown input fields, so one request serves all three servers.
+PEER_COMPOSITE = "peer_composition.UpboundEnvironmentComposite"
+PEER_STEP = "compose-environment"
+_TIMESTAMP = "2026-01-01T00:00:00Z"
+
+
+def spec(control_planes: int) -> dict[str, Any]:
+    """The spec of an environment with `control_planes` control planes."""
+    share = max(1, control_planes // 5)
+    groups: list[dict[str, Any]] = [
+        {"name": f"g{i:03d}", "controlPlanes": []} for i in range(share)
+    ]
+    for i in range(control_planes):
+        cp: dict[str, Any] = {"name": f"ctp{i:04d}"}
+        if i % 3 == 0:
+            cp["argocd"] = {"project": f"team-{i % 7}", "labels": {"tier": "gold"}}
+        groups[i % share]["controlPlanes"].append(cp)
+    teams = [{"name": f"team{i:03d}"} for i in range(share)]
+    robots = [
+        {"name": f"robot{i:03d}", "teams": sorted({f"team{i:03d}", f"team{(i + 1) % share:03d}"})}
+        for i in range(share)
+    ]
+    permissions = ("admin", "read")
+    repositories = [
+        {
+            "name": f"repo{i:03d}",
+            "permissions": [
+                {"team": team, "permission": permissions[k]}
+                for k, team in enumerate(sorted({f"team{i:03d}", f"team{(i + 1) % share:03d}"}))
+            ],
+        }
+        for i in range(share)
+    ]
+    return {
+        "organization": "acme",
+        "space": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
+        "groups": groups,
+        "argocd": {"labels": {"managed-by": "crossplane"}},
+        "iam": {"teams": teams, "robots": robots, "repositories": repositories},
+    }
+
+
+def xr(control_planes: int) -> dict[str, Any]:
+    """The observed XR, with the fields Crossplane and the API server add."""
+    return {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": "UpboundEnvironment",
+        "metadata": {
+            "name": XR_NAME,
+            "namespace": XR_NAMESPACE,
+            "uid": "6f1c7e9a-0000-4000-8000-000000000001",
+            "generation": 3,
+            "resourceVersion": "4711",
+            "creationTimestamp": _TIMESTAMP,
+        },
+        "spec": {
+            **spec(control_planes),
+            "crossplane": {"compositionRef": {"name": "upboundenvironments"}},
+        },
+    }
+
+
+def function_input() -> dict[str, Any]:
+    """The step input: this function's defaults, plus the peer's composition class."""
+    return {
+        "apiVersion": "upboundenvironment.fn.crossplane.io/v1beta1",
+        "kind": "Input",
+        "argocd": {"namespace": "argocd"},
+        "composite": PEER_COMPOSITE,
+        "step": PEER_STEP,
+    }
+
+
+def _peer_context() -> dict[str, Any]:
+    """What the peer stored in the context on its first pass: the token is already required."""
+    required = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "namespace": TOKEN_SECRET["metadata"]["namespace"],
+        "matchName": TOKEN_SECRET["metadata"]["name"],
+    }
+    return {"_pythonic": {PEER_STEP: {"iteration": 1, "requireds": {TOKEN_REQUIREMENT: required}}}}
+
+
+def _as_observed(name: str, desired: dict[str, Any], *, ready: bool, index: int) -> dict[str, Any]:
+    """A desired resource as the API server returns it once its provider has synced it."""
+    body = copy.deepcopy(desired)
+    metadata = body.setdefault("metadata", {})
+    metadata.update(
+        uid=f"00000000-0000-4000-8000-{index:012d}",
+        generation=1,
+        resourceVersion=str(10_000 + index),
+        creationTimestamp=_TIMESTAMP,
+        labels={**metadata.get("labels", {}), "crossplane.io/composite": XR_NAME},
+        annotations={
+            **metadata.get("annotations", {}),
+            "crossplane.io/composition-resource-name": name,
+            "crossplane.io/external-name": metadata.get("name", name),
+        },
+        ownerReferences=[
+            {
+                "apiVersion": "platform.upbound.io/v1alpha1",
+                "kind": "UpboundEnvironment",
+                "name": XR_NAME,
+                "uid": "6f1c7e9a-0000-4000-8000-000000000001",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    )
+    status = "True" if ready else "False"
+    body["status"] = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": status,
+                "reason": "Available" if ready else "Creating",
+                "lastTransitionTime": _TIMESTAMP,
+            },
+            {
+                "type": "Synced",
+                "status": "True",
+                "reason": "ReconcileSuccess",
+                "lastTransitionTime": _TIMESTAMP,
+            },
+        ],
+        "atProvider": {"id": f"id-{index}"},
+    }
+    return body
+
+
+def _struct(value: dict[str, Any]) -> Any:
+    """A dict as a protobuf Struct."""
+    return resource.dict_to_struct(value)
+
+
+def _request(xr_: dict[str, Any], observed: dict[str, fnv1.Resource]) -> fnv1.RunFunctionRequest:
+    """A RunFunctionRequest as Crossplane sends it in steady state."""
+    req = fnv1.RunFunctionRequest(
+        observed=fnv1.State(
+            composite=fnv1.Resource(resource=_struct(xr_)),
+            resources=observed,
+        ),
+        input=_struct(function_input()),
+        context=_struct(_peer_context()),
+    )
+    secret = fnv1.Resources(items=[fnv1.Resource(resource=_struct(TOKEN_SECRET))])
+    req.required_resources[TOKEN_REQUIREMENT].CopyFrom(secret)
+    req.extra_resources[TOKEN_REQUIREMENT].CopyFrom(secret)  # Crossplane 1.x and the peer.
+    return req
+
+
+def steady_request(control_planes: int, *, not_ready: int = 0) -> fnv1.RunFunctionRequest:
+    """The request for an environment where everything exists and is ready.
+
+    `not_ready` control planes (the first ones) exist but are not ready yet, as in the short
+    time after a control plane is added.
+    """
+    xr_ = xr(control_planes)
+    runner = FunctionRunner()
+    observed: dict[str, fnv1.Resource] = {}
+    # Each pass composes what the previous pass made ready: groups, control planes, clusters.
+    for _ in range(3):
+        rsp = runner.run(_request(xr_, observed))
+        observed = {
+            name: fnv1.Resource(
+                resource=_struct(
+                    _as_observed(
+                        name, resource.struct_to_dict(composed.resource), ready=True, index=i
+                    )
+                )
+            )
+            for i, (name, composed) in enumerate(sorted(rsp.desired.resources.items()))
+        }
+    for name in sorted(n for n in observed if n.startswith("controlplane."))[:not_ready]:
+        body = resource.struct_to_dict(observed[name].resource)
+        body["status"]["conditions"][0].update(status="False", reason="Creating")
+        observed[name] = fnv1.Resource(resource=_struct(body))
+    return tagged(_request(xr_, observed))
+
+
+def tagged(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """The request with a tag derived from its content, as Crossplane tags requests."""
+    req.meta.ClearField("tag")
+    req.meta.tag = hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+    return req
+
+
+def retagged(tag: str) -> bytes:
+    """Bytes that, appended to a serialized request, replace its tag (protobuf merges)."""
+    return fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=tag)).SerializeToString()
