@@ -1,5 +1,6 @@
 """The gRPC servicer: request -> spec -> builders -> response. Glue only."""
 
+import asyncio
 import datetime
 import traceback
 
@@ -24,9 +25,14 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
-        """Run the function. Never raises: an unexpected error becomes one Fatal result."""
+        """Run the function. Never raises: an unexpected error becomes one Fatal result.
+
+        The work runs in a worker thread so that the event loop stays free to accept every
+        call that arrives meanwhile: the SDK's graceful stop on SIGTERM lets accepted calls
+        finish, but cancels calls the busy loop had not yet accepted.
+        """
         try:
-            return self.run(req)
+            return await asyncio.to_thread(self.run, req)
         except Exception as e:  # The last resort that keeps Crossplane safe.
             # Log where it failed, not the exception's text or locals: they may hold secrets.
             where = traceback.extract_tb(e.__traceback__)[-1]

@@ -304,3 +304,37 @@ def context(
 def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
     """The desired resources of a composition, by composition resource name."""
     return {d.name: d.resource for d in composition.desired}
+
+
+def big_spec(entries: int, *, padding: int = 0) -> dict[str, Any]:
+    """A valid spec with about `entries` IAM entries and a tenth as many control planes.
+
+    Args:
+        entries: How many teams; robots, repositories and groups scale with it.
+        padding: Characters of description on every team and robot, to grow the request
+            without growing the work.
+    """
+    teams = [f"team-{i}" for i in range(entries)]
+    description = "d" * padding
+    groups = [
+        {"name": f"group-{g}", "controlPlanes": [{"name": f"ctp-{c}"} for c in range(5)]}
+        for g in range(max(1, entries // 50))
+    ]
+    return spec(
+        groups=groups,
+        iam={
+            "teams": [{"name": t, "description": description} for t in teams],
+            "robots": [
+                {
+                    "name": f"robot-{i}",
+                    "description": description or "robot",
+                    "teams": teams[i : i + 2],
+                }
+                for i in range(entries // 2)
+            ],
+            "repositories": [
+                {"name": f"repo-{i}", "permissions": [{"team": teams[i], "permission": "read"}]}
+                for i in range(entries // 2)
+            ],
+        },
+    )
