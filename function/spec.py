@@ -38,13 +38,97 @@ LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63
 Labels = dict[LabelKey, LabelValue]
 # Upbound versions look like 1.20.1-up.1; the Spaces API rejects a leading 'v'.
 CrossplaneVersion = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9A-Za-z.+-]*$")]
+NO_LEADING_V: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": "!self.startsWith('v')",
+            "message": "must not start with a leading 'v': write 1.20.1-up.1, not v1.20.1-up.1",
+        }
+    ]
+}
+HOST_PATTERN = r"^\s*(https://)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?)?/*\s*$"
+BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
 Channel = Literal["None", "Patch", "Stable", "Rapid"]
 SpaceType = Literal["Cloud", "Connected", "Disconnected"]
 RepositoryPermission = Literal["admin", "read", "write", "view"]
 
 ARGO_SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key.
+# The function sets this label on cluster Secrets itself.
+NO_SECRET_TYPE_LABEL: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": f"!('{ARGO_SECRET_TYPE_LABEL}' in self)",
+            "message": f"must not set {ARGO_SECRET_TYPE_LABEL}: the function sets it",
+        }
+    ]
+}
 DEFAULT_PROVIDER_CONFIGS = {"space": "upbound-space", "argocd": "argocd", "upbound": "default"}
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
+
+# --- What the XRD adds to the models' JSON Schema (hack/generate.py writes the XRDs). ---------
+# parse() checks all of this itself; the XRD repeats it so that `kubectl apply` rejects a bad
+# XR at once. Kubernetes estimates each CEL rule's cost from list bounds, so every list that a
+# rule walks has a maxItems (n-squared uniqueness checks stay far below the per-rule budget).
+SPACE_TYPES_KEY = "x-doc-space-types"  # documentation only; hack/generate.py strips it
+MAX_GROUPS = 100
+MAX_CONTROL_PLANES_PER_GROUP = 100
+MAX_IAM_ENTRIES = 200
+MAX_PERMISSIONS = 50
+MAX_ROBOT_TEAMS = 50
+
+
+def unique_by(key: str, what: str) -> dict[str, Any]:
+    """Schema extras for a list whose items' `key` must be unique: a CEL rule.
+
+    The list's bound is the field's `max_length`, which parse() enforces too.
+
+    Args:
+        key: The item field that must differ, e.g. `name`.
+        what: The plural noun for the message, e.g. `group names`.
+
+    Returns:
+        JSON Schema keywords for pydantic's `json_schema_extra`.
+    """
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": f"self.all(x, self.exists_one(y, y.{key} == x.{key}))",
+                "message": f"{what} must be unique",
+            }
+        ],
+    }
+
+
+def space_types(*types: str, **keywords: Any) -> dict[str, Any]:
+    """Schema extras naming the Space types a field applies to (for docs/reference.md).
+
+    Args:
+        types: The Space types, e.g. Cloud, Connected.
+        keywords: More JSON Schema keywords for the field.
+
+    Returns:
+        JSON Schema keywords for pydantic's `json_schema_extra`.
+    """
+    return {SPACE_TYPES_KEY: list(types), **keywords}
+
+
+def _has(*path: str) -> str:
+    """CEL that is true when every field along `path` (from `self`) is set, e.g. has(a.b)."""
+    return " && ".join(f"has({'.'.join(path[: i + 1])})" for i in range(1, len(path)))
+
+
+_DEFAULTS_CROSSPLANE = ("self", "controlPlaneDefaults", "crossplane")
+_CP_CROSSPLANE = ("cp", "crossplane")
+# A control plane's channel is its own, else controlPlaneDefaults'; so is its version.
+CHANNEL_NONE_NEEDS_VERSION = (
+    "!has(self.groups) || self.groups.all(g, !has(g.controlPlanes) || g.controlPlanes.all(cp, "
+    f"!(({_has(*_CP_CROSSPLANE, 'autoUpgrade', 'channel')}) "
+    "? cp.crossplane.autoUpgrade.channel == 'None' "
+    f": ({_has(*_DEFAULTS_CROSSPLANE, 'autoUpgrade', 'channel')} "
+    "&& self.controlPlaneDefaults.crossplane.autoUpgrade.channel == 'None')) "
+    f"|| ({_has(*_CP_CROSSPLANE, 'version')}) "
+    f"|| ({_has(*_DEFAULTS_CROSSPLANE, 'version')})))"
+)
 
 
 class Model(pydantic.BaseModel):
@@ -80,19 +164,50 @@ def _pem_bundle(value: str) -> str:
 
 
 class Space(Model):
-    """The Upbound Space that hosts the control planes."""
+    """The Upbound Space that hosts the control planes, and how Argo CD reaches them."""
 
-    type: SpaceType = Field(description="Cloud, Connected or Disconnected.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type != 'Cloud' || (has(self.name) && self.name != '')",
+                    "message": "name is required for Cloud spaces, e.g. upbound-gcp-us-west-1",
+                },
+                {
+                    "rule": "self.type != 'Connected' || (has(self.host) && self.host != '')",
+                    "message": "host is required for Connected spaces: the ingress host that "
+                    "`up ctx` prints for the Space",
+                },
+            ]
+        }
+    )
+
+    type: SpaceType = Field(
+        description="Cloud (hosted by Upbound), Connected (your cluster, attached to Upbound) "
+        "or Disconnected (your cluster, standalone). Decides how Argo CD authenticates: "
+        "Cloud and Connected with `up org token` and the organization's token, Disconnected "
+        "with each control plane's kubeconfig."
+    )
     name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = Field(
-        "", description="The Space name, e.g. upbound-gcp-us-west-1 (Cloud, Connected)."
+        "",
+        description="The Space's name, e.g. upbound-gcp-us-west-1. Required for Cloud, where "
+        "the Space API host is <name>.space.mxe.upbound.io.",
+        json_schema_extra=space_types("Cloud", "Connected"),
     )
     host: Annotated[str, AfterValidator(_host)] = Field(
         "",
-        description="API host that Argo CD reaches control planes through. Cloud: defaults "
-        "to <name>.space.mxe.upbound.io. Connected: required, the ingress host `up ctx` prints.",
+        description="API host that Argo CD reaches control planes through, as host[:port] or "
+        "an https:// URL. Cloud: defaults to <name>.space.mxe.upbound.io. Connected: "
+        "required, the ingress host `up ctx` prints. Disconnected: unused; each control "
+        "plane's kubeconfig names its server.",
+        json_schema_extra=space_types("Cloud", "Connected", pattern=HOST_PATTERN),
     )
     ca_bundle: Annotated[str, AfterValidator(_pem_bundle)] = Field(
-        "", description="Base64 PEM CA bundle for Argo CD's tlsClientConfig.caData."
+        "",
+        description="Base64 of a PEM CA bundle (base64 -w0 ca.crt) that Argo CD trusts for "
+        "the control planes' API (tlsClientConfig.caData). Disconnected: used when a "
+        "kubeconfig carries no CA of its own.",
+        json_schema_extra={"pattern": BASE64_PATTERN},
     )
 
 
@@ -100,30 +215,50 @@ class ProviderConfigs(Model):
     """Names of the ProviderConfigs that composed resources use."""
 
     space: DnsSubdomain | None = Field(
-        None, description="provider-kubernetes config that reaches the Space API."
+        None,
+        description="provider-kubernetes config that reaches the Space API (groups and "
+        "control planes). Built-in default: upbound-space.",
     )
     argocd: DnsSubdomain | None = Field(
-        None, description="provider-kubernetes config that reaches the Argo CD cluster."
+        None,
+        description="provider-kubernetes config that reaches the Argo CD cluster (cluster "
+        "Secrets). Built-in default: argocd.",
     )
-    upbound: DnsSubdomain | None = Field(None, description="provider-upbound config.")
+    upbound: DnsSubdomain | None = Field(
+        None,
+        description="provider-upbound config (teams, robots, repositories). Built-in "
+        "default: default.",
+    )
     kind: Literal["ProviderConfig", "ClusterProviderConfig"] | None = Field(
-        None, description="Kind of the configs for a namespaced XR (ClusterProviderConfig)."
+        None,
+        description="providerConfigRef.kind of what a namespaced XR composes: "
+        "ClusterProviderConfig (the default) or ProviderConfig in the XR's namespace. A "
+        "cluster-scoped XR always uses ProviderConfig.",
     )
 
 
 class AutoUpgrade(Model):
     """Crossplane auto upgrades of a control plane."""
 
-    channel: Channel | None = Field(None, description="None, Patch, Stable or Rapid.")
+    channel: Channel | None = Field(
+        None,
+        description="Upgrade channel: None (stay on crossplane.version), Patch, Stable or "
+        "Rapid. Unset: the default's channel, else Stable.",
+    )
 
 
 class Crossplane(Model):
     """Crossplane settings of a control plane; unset fields fall back to the defaults."""
 
     version: CrossplaneVersion | None = Field(
-        None, description="Crossplane version without a leading v; required with channel None."
+        None,
+        description="Crossplane version, e.g. 1.20.1-up.1, without a leading v. Required "
+        "(here or in the defaults) when the channel is None.",
+        json_schema_extra=NO_LEADING_V,
     )
-    auto_upgrade: AutoUpgrade | None = None
+    auto_upgrade: AutoUpgrade | None = Field(
+        None, description="How the control plane's Crossplane is upgraded."
+    )
     state: Literal["Running", "Paused"] | None = Field(
         None, description="Running, or Paused to scale the control plane's workloads down."
     )
@@ -132,7 +267,9 @@ class Crossplane(Model):
 class ControlPlaneDefaults(Model):
     """Settings applied to every control plane unless it overrides them."""
 
-    crossplane: Crossplane = Crossplane()
+    crossplane: Crossplane = Field(
+        Crossplane(), description="Crossplane settings of every control plane."
+    )
     protect: bool = Field(
         True,
         description="Orphan, never delete, the ControlPlane (and its group) when the XR or "
@@ -145,55 +282,102 @@ class ControlPlaneArgo(Model):
 
     # `register` is a BaseModel attribute, hence the trailing underscore.
     register_: bool = Field(
-        True, alias="register", description="Register the control plane as an Argo CD cluster."
+        True,
+        alias="register",
+        description="Register the control plane as an Argo CD cluster (when argocd.enabled).",
     )
-    project: str = Field("", max_length=253, description="Argo CD project scoping the cluster.")
-    labels: Labels = Field(default_factory=dict, description="Labels on its cluster Secret.")
+    project: str = Field(
+        "",
+        max_length=253,
+        description="Argo CD project the cluster belongs to; empty for a global cluster.",
+    )
+    labels: Labels = Field(
+        default_factory=dict,
+        description="Labels on its cluster Secret, over spec.argocd.labels.",
+        json_schema_extra=NO_SECRET_TYPE_LABEL,
+    )
 
 
 class ControlPlane(Model):
     """One control plane in a group."""
 
-    name: DnsLabel
-    crossplane: Crossplane = Crossplane()
-    protect: bool | None = Field(None, description="Overrides controlPlaneDefaults.protect.")
-    argocd: ControlPlaneArgo = ControlPlaneArgo()
+    name: DnsLabel = Field(
+        description="The ControlPlane's name, unique in its group. Renaming replaces it."
+    )
+    crossplane: Crossplane = Field(
+        Crossplane(),
+        description="Crossplane settings; unset fields come from controlPlaneDefaults.",
+    )
+    protect: bool | None = Field(
+        None, description="Overrides controlPlaneDefaults.protect for this control plane."
+    )
+    argocd: ControlPlaneArgo = Field(
+        ControlPlaneArgo(), description="How Argo CD registers this control plane."
+    )
 
 
 class Group(Model):
     """A control plane group: a namespace in the Space."""
 
-    name: DnsLabel
-    control_planes: list[ControlPlane] = Field(default_factory=list)
+    name: DnsLabel = Field(
+        description="The group's name: the Space namespace that holds its control planes."
+    )
+    control_planes: list[ControlPlane] = Field(
+        default_factory=list,
+        description="The group's control planes.",
+        max_length=MAX_CONTROL_PLANES_PER_GROUP,
+        json_schema_extra=unique_by("name", "control plane names in a group"),
+    )
 
 
 class SecretKeyRef(Model):
     """A key of a Secret in the Crossplane cluster."""
 
-    name: DnsSubdomain
-    namespace: DnsLabel
-    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = "token"
+    name: DnsSubdomain = Field(description="The Secret's name.")
+    namespace: DnsLabel = Field(description="The Secret's namespace.")
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = Field(
+        "token", description="The key in the Secret's data."
+    )
 
 
 class Argo(Model):
     """Argo CD settings of the environment."""
 
-    enabled: bool = True
-    namespace: DnsLabel | None = Field(None, description="Argo CD's namespace (argocd).")
+    enabled: bool = Field(
+        True, description="Register control planes with Argo CD as cluster Secrets."
+    )
+    namespace: DnsLabel | None = Field(
+        None,
+        description="Argo CD's namespace, where the cluster Secrets go. Default: the input's, "
+        "else argocd.",
+    )
     cluster_name_prefix: (
         Annotated[str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)]
         | None
-    ) = Field(None, description="Prefix of cluster names (controlplane-), for respectRBAC.")
-    labels: Labels = Field(default_factory=dict, description="Labels on every cluster Secret.")
+    ) = Field(
+        None,
+        description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
+        "lets AppProjects and respectRBAC select them. Default: the input's, else "
+        "controlplane-.",
+    )
+    labels: Labels = Field(
+        default_factory=dict,
+        description="Labels on every cluster Secret.",
+        json_schema_extra=NO_SECRET_TYPE_LABEL,
+    )
     token_secret_ref: SecretKeyRef | None = Field(
-        None, description="Upbound token for Argo's `up` exec provider (Cloud, Connected)."
+        None,
+        description="Secret holding the Upbound token for Argo CD's `up org token` exec "
+        "provider. Default: the input's, else crossplane-system/upbound-credentials, key "
+        "token.",
+        json_schema_extra=space_types("Cloud", "Connected"),
     )
 
 
 class Team(Model):
     """An Upbound team."""
 
-    name: DnsLabel
+    name: DnsLabel = Field(description="The team's name in the organization.")
     description: str = Field(
         "", description="Informational only: provider-upbound's Team has no description field."
     )
@@ -202,79 +386,178 @@ class Team(Model):
 class Robot(Model):
     """An Upbound robot, owned by the organization, and its team memberships."""
 
-    name: DnsLabel
-    description: str = ""
-    teams: list[DnsLabel] = Field(default_factory=list)
+    name: DnsLabel = Field(description="The robot's name in the organization.")
+    description: str = Field(
+        "", description="The robot's description. Default: Managed by UpboundEnvironment <xr>."
+    )
+    teams: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Teams the robot joins; each must be in spec.iam.teams.",
+        max_length=MAX_ROBOT_TEAMS,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
 
 
 class Permission(Model):
     """A team's permission on a repository."""
 
-    team: DnsLabel
-    permission: RepositoryPermission
+    team: DnsLabel = Field(description="A team in spec.iam.teams.")
+    permission: RepositoryPermission = Field(
+        description="admin, write, read or view, as Upbound repository permissions."
+    )
 
 
 class Repository(Model):
     """An Upbound repository and the teams' permissions on it."""
 
-    name: DnsLabel
-    public: bool = False
-    publish: bool = False
-    permissions: list[Permission] = Field(default_factory=list)
+    name: DnsLabel = Field(description="The repository's name in the organization.")
+    public: bool = Field(False, description="Anyone may pull from a public repository.")
+    publish: bool = Field(
+        False, description="List the repository's packages in the Upbound Marketplace."
+    )
+    permissions: list[Permission] = Field(
+        default_factory=list,
+        description="Teams' permissions on the repository, one entry per team.",
+        max_length=MAX_PERMISSIONS,
+        json_schema_extra=unique_by("team", "teams in permissions"),
+    )
 
 
 class Iam(Model):
-    """Upbound IAM: teams, robots and repositories."""
+    """Upbound IAM: teams, robots and repositories, composed with provider-upbound."""
 
-    teams: list[Team] = Field(default_factory=list)
-    robots: list[Robot] = Field(default_factory=list)
-    repositories: list[Repository] = Field(default_factory=list)
+    teams: list[Team] = Field(
+        default_factory=list,
+        description="Teams of the organization.",
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "team names"),
+    )
+    robots: list[Robot] = Field(
+        default_factory=list,
+        description="Robots of the organization and the teams they join.",
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "robot names"),
+    )
+    repositories: list[Repository] = Field(
+        default_factory=list,
+        description="Repositories of the organization and the teams' permissions on them.",
+        max_length=MAX_IAM_ENTRIES,
+        json_schema_extra=unique_by("name", "repository names"),
+    )
 
 
 class EnvironmentSpec(Model):
-    """The spec of an UpboundEnvironment XR."""
+    """The desired Upbound environment: Space, control planes, Argo CD and IAM."""
 
     # Crossplane adds its own fields to an XR's spec (compositionRef, crossplane, ...).
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": CHANNEL_NONE_NEEDS_VERSION,
+                    "message": "a control plane whose autoUpgrade.channel is None needs "
+                    "crossplane.version (on it or in controlPlaneDefaults.crossplane)",
+                }
+            ]
+        },
+    )
 
     organization: DnsLabel = Field(description="The Upbound organization.")
-    space: Space
-    provider_configs: ProviderConfigs = ProviderConfigs()
-    control_plane_defaults: ControlPlaneDefaults = ControlPlaneDefaults()
-    groups: list[Group] = Field(default_factory=list)
-    argocd: Argo = Argo()
-    iam: Iam = Iam()
+    space: Space = Field(description="The Space that hosts the control planes.")
+    provider_configs: ProviderConfigs = Field(
+        ProviderConfigs(),
+        description="ProviderConfigs of the composed resources; an unset name comes from the "
+        "function input, else the built-in default.",
+    )
+    control_plane_defaults: ControlPlaneDefaults = Field(
+        ControlPlaneDefaults(), description="Settings every control plane inherits."
+    )
+    groups: list[Group] = Field(
+        default_factory=list,
+        description="Control plane groups and their control planes.",
+        max_length=MAX_GROUPS,
+        json_schema_extra=unique_by("name", "group names"),
+    )
+    argocd: Argo = Field(Argo(), description="Registration of control planes with Argo CD.")
+    iam: Iam = Field(Iam(), description="Upbound teams, robots and repositories.")
 
 
 class InputArgo(Model):
     """Composition-level Argo CD defaults."""
 
-    namespace: DnsLabel = "argocd"
+    namespace: DnsLabel = Field("argocd", description="Argo CD's namespace.")
     cluster_name_prefix: Annotated[
         str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)
-    ] = "controlplane-"
-    token_secret_ref: SecretKeyRef | None = None
+    ] = Field("controlplane-", description="Prefix of Argo CD cluster names.")
+    token_secret_ref: SecretKeyRef | None = Field(
+        None,
+        description="Secret holding the Upbound token. Default: "
+        "crossplane-system/upbound-credentials, key token.",
+    )
 
 
 class Ttl(Model):
     """How long Crossplane may wait before calling the function again."""
 
-    ready_seconds: int = Field(600, ge=1, le=86400, description="When nothing waits.")
-    waiting_seconds: int = Field(15, ge=1, le=3600, description="While something waits.")
+    ready_seconds: int = Field(
+        600, ge=1, le=86400, description="Seconds until the next call when nothing waits."
+    )
+    waiting_seconds: int = Field(
+        15, ge=1, le=3600, description="Seconds until the next call while something waits."
+    )
 
 
 class FunctionInput(Model):
-    """The function's input in a Composition pipeline step (package/input)."""
+    """The function's input in a Composition pipeline step: defaults for every XR."""
 
     model_config = ConfigDict(extra="ignore")  # apiVersion, kind, metadata
 
-    provider_configs: ProviderConfigs = ProviderConfigs()
-    argocd: InputArgo = InputArgo()
+    provider_configs: ProviderConfigs = Field(
+        ProviderConfigs(), description="ProviderConfigs, unless an XR names its own."
+    )
+    argocd: InputArgo = Field(InputArgo(), description="Argo CD settings, unless an XR's own.")
     connection_secret_namespace: DnsLabel = Field(
         "crossplane-system",
-        description="Namespace of the Objects' connection secrets for a cluster-scoped XR.",
+        description="Namespace of the Objects' connection secrets for a cluster-scoped XR "
+        "(a namespaced XR uses its own namespace).",
     )
-    ttl: Ttl = Ttl()
+    ttl: Ttl = Field(Ttl(), description="How soon Crossplane calls the function again.")
+
+
+# The status that function/status.py writes. Only the XRD uses these models: Crossplane v2
+# prunes status fields that its schema lacks. parse() never reads status.
+
+
+class ControlPlaneStatus(Model):
+    """One control plane: where it is, whether it is ready, how Argo CD knows it."""
+
+    group: str = Field("", description="The control plane's group.")
+    name: str = Field("", description="The control plane's name.")
+    ready: bool = Field(False, description="Whether its ControlPlane is ready.")
+    message: str = Field("", description="Ready, or what it waits for.")
+    server: str = Field("", description="Its API URL (Cloud, Connected, or a kubeconfig's).")
+    argo_cluster: str = Field("", description="Its Argo CD cluster name, once registered.")
+
+
+class Summary(Model):
+    """Counts of what the environment holds, for `kubectl get` columns."""
+
+    groups: int = Field(0, description="Control plane groups.")
+    control_planes: int = Field(0, description="Control planes.")
+    control_planes_ready: int = Field(0, description="Control planes that are ready.")
+    teams: int = Field(0, description="Teams.")
+    robots: int = Field(0, description="Robots.")
+    repositories: int = Field(0, description="Repositories.")
+
+
+class EnvironmentStatus(Model):
+    """Control planes and counts, written by the function; Crossplane adds conditions."""
+
+    control_planes: list[ControlPlaneStatus] = Field(
+        default_factory=list, description="Every control plane, by group then name."
+    )
+    summary: Summary = Field(Summary(), description="Counts of what the environment holds.")
 
 
 # --- The resolved environment that builders read. -------------------------------------------
@@ -404,17 +687,20 @@ def _describe(root: str, err: Any) -> str:
     path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
     message = err["msg"]
     if err["type"] == "string_pattern_mismatch":
-        message = _PATTERN_HINTS.get(err["ctx"]["pattern"], message)
+        message = PATTERN_HINTS.get(err["ctx"]["pattern"], message)
     elif err["type"] == "extra_forbidden":
         message = "unknown field; check its spelling against the XRD"
     elif err["type"] == "missing":
         message = "required"
+    elif err["type"] == "too_long":
+        limit = err["ctx"]["max_length"]
+        message = f"lists more than {limit} entries; split them across several UpboundEnvironments"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return f"{path}: {message}"
 
 
-_PATTERN_HINTS = {
+PATTERN_HINTS = {
     DNS_LABEL: "must be a DNS-1123 label: lowercase letters, digits and '-', "
     "starting and ending with a letter or digit",
     DNS_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",

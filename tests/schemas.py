@@ -473,6 +473,33 @@ def assert_valid(resource: dict[str, Any]) -> None:
         raise AssertionError(f"{what} is invalid:\n  " + "\n  ".join(errors))
 
 
+def crd_version(schema: dict[str, Any], *, cluster_scoped: bool) -> Crd:
+    """A served CRD version made from a schema outside crds_dir(), e.g. a project XRD's.
+
+    Args:
+        schema: The version's openAPIV3Schema.
+        cluster_scoped: Whether the kind is cluster-scoped.
+
+    Returns:
+        The Crd, for `validate_against`.
+    """
+    validator = jsonschema.Draft202012Validator(to_jsonschema(schema, root=True))
+    return Crd(folder="", cluster_scoped=cluster_scoped, schema=schema, validator=validator)
+
+
+def validate_against(resource: dict[str, Any], crd: Crd) -> list[str]:
+    """Validate a resource against one given CRD version, as `validate` does against its own.
+
+    Args:
+        resource: A Kubernetes object as a dict.
+        crd: The served version to check it with (see `crd_version`).
+
+    Returns:
+        Human-readable errors, each prefixed with the location of the problem; empty if valid.
+    """
+    return list(dict.fromkeys(_crd_errors(resource, crd, where="")))
+
+
 def _errors(resource: Any, where: str, *, wrapped: bool) -> Iterator[str]:
     """Errors of a top-level resource, or of a manifest wrapped in an Object (at `where`)."""
     if not isinstance(resource, dict):

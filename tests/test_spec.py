@@ -281,3 +281,13 @@ def control_planes(env: specmod.Environment) -> list[tuple[Any, ...]]:
 def test_host_accepts_a_url_and_keeps_the_host() -> None:
     env = parse(with_path("space.host", "https://proxy.acme.example.com:8443/"))
     assert env.space.host == "proxy.acme.example.com:8443"
+
+
+def test_lists_longer_than_the_xrd_allows_are_named_problems() -> None:
+    groups = [{"name": f"g{i}"} for i in range(specmod.MAX_GROUPS + 1)]
+    with pytest.raises(specmod.SpecError) as raised:
+        specmod.parse(f.xr(f.spec(groups=groups)), None)
+    assert raised.value.problems == [
+        f"spec.groups: lists more than {specmod.MAX_GROUPS} entries; "
+        "split them across several UpboundEnvironments"
+    ]
