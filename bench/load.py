@@ -47,25 +47,19 @@ class Case:
 
 
 def cases() -> list[Case]:
-    """The mix: valid environments of three sizes, and invalid ones as large."""
+    """The mix: valid environments of three sizes, each fresh and half-way, and invalid ones."""
     out = []
-    for entries in (100, 500, 1500):
-        xr = f.xr(f.big_spec(entries))
-        out.append(Case(f"valid-{entries}", f.request(xr), valid=True))
-        # Everything composed so far observed Ready: the next call composes the rest.
-        first = f.run(f.request(xr))
-        out.append(
-            Case(
-                f"valid-{entries}-observed",
-                f.request(xr, observed=f.observe(f.desired(first))),
-                True,
-            )
-        )
-        bad = f.big_spec(entries, padding=1000)  # as large as the observed valid ones
+    for groups in (10, 50, 100):
+        spec = f.big_spec(groups, control_planes=10, padding=2000)
+        xr = f.xr(spec)
+        out.append(Case(f"valid-{groups}x10", f.request(xr), valid=True))
+        # Everything the first call composed observed Ready: this call composes the rest.
+        out.append(Case(f"valid-{groups}x10-observed", f.second_round(xr), valid=True))
+        bad = f.big_spec(groups, control_planes=10, padding=5000)  # as large as the above
         bad["organization"] = "Not An Org"
         bad["iam"]["teams"][-1]["name"] = "Bad_Name"
         bad["groups"][-1]["controlPlanes"].append({"name": "ctp-0"})
-        out.append(Case(f"invalid-{entries}", f.request(f.xr(bad)), valid=False))
+        out.append(Case(f"invalid-{groups}x10", f.request(f.xr(bad)), valid=False))
     return out
 
 

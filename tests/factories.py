@@ -306,22 +306,28 @@ def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
     return {d.name: d.resource for d in composition.desired}
 
 
-def big_spec(entries: int, *, padding: int = 0) -> dict[str, Any]:
-    """A valid spec with about `entries` IAM entries and a tenth as many control planes.
+def big_spec(
+    groups: int, *, control_planes: int = 5, iam: int = 200, padding: int = 0
+) -> dict[str, Any]:
+    """A large valid spec, within the XRD's list bounds (function/spec.py MAX_*).
 
     Args:
-        entries: How many teams; robots, repositories and groups scale with it.
+        groups: How many groups (at most MAX_GROUPS).
+        control_planes: Control planes in each group.
+        iam: How many teams, robots (two teams each) and repositories (one grant each).
         padding: Characters of description on every team and robot, to grow the request
             without growing the work.
     """
-    teams = [f"team-{i}" for i in range(entries)]
+    teams = [f"team-{i}" for i in range(iam)]
     description = "d" * padding
-    groups = [
-        {"name": f"group-{g}", "controlPlanes": [{"name": f"ctp-{c}"} for c in range(5)]}
-        for g in range(max(1, entries // 50))
-    ]
     return spec(
-        groups=groups,
+        groups=[
+            {
+                "name": f"group-{g}",
+                "controlPlanes": [{"name": f"ctp-{c}"} for c in range(control_planes)],
+            }
+            for g in range(groups)
+        ],
         iam={
             "teams": [{"name": t, "description": description} for t in teams],
             "robots": [
@@ -330,11 +336,17 @@ def big_spec(entries: int, *, padding: int = 0) -> dict[str, Any]:
                     "description": description or "robot",
                     "teams": teams[i : i + 2],
                 }
-                for i in range(entries // 2)
+                for i in range(iam)
             ],
             "repositories": [
                 {"name": f"repo-{i}", "permissions": [{"team": teams[i], "permission": "read"}]}
-                for i in range(entries // 2)
+                for i in range(iam)
             ],
         },
     )
+
+
+def second_round(xr_: Mapping[str, Any]) -> fnv1.RunFunctionRequest:
+    """A request whose observed state is everything the first call composed, Ready."""
+    first = run(request(xr_))
+    return request(xr_, observed=observe(desired(first)))

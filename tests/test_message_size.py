@@ -18,7 +18,7 @@ MB = 1024 * 1024
 @pytest.fixture(scope="module")
 def big_request() -> fnv1.RunFunctionRequest:
     """A valid request of about 6 MB (long descriptions), answered with about 2.3 MB."""
-    req = f.request(f.xr(f.big_spec(200, padding=20000)))
+    req = f.request(f.xr(f.big_spec(4, padding=15000)))
     assert 5 * MB < req.ByteSize() < 8 * MB
     return req
 
