@@ -304,3 +304,49 @@ def context(
 def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
     """The desired resources of a composition, by composition resource name."""
     return {d.name: d.resource for d in composition.desired}
+
+
+def big_spec(
+    groups: int, *, control_planes: int = 5, iam: int = 200, padding: int = 0
+) -> dict[str, Any]:
+    """A large valid spec, within the XRD's list bounds (function/spec.py MAX_*).
+
+    Args:
+        groups: How many groups (at most MAX_GROUPS).
+        control_planes: Control planes in each group.
+        iam: How many teams, robots (two teams each) and repositories (one grant each).
+        padding: Characters of description on every team and robot, to grow the request
+            without growing the work.
+    """
+    teams = [f"team-{i}" for i in range(iam)]
+    description = "d" * padding
+    return spec(
+        groups=[
+            {
+                "name": f"group-{g}",
+                "controlPlanes": [{"name": f"ctp-{c}"} for c in range(control_planes)],
+            }
+            for g in range(groups)
+        ],
+        iam={
+            "teams": [{"name": t, "description": description} for t in teams],
+            "robots": [
+                {
+                    "name": f"robot-{i}",
+                    "description": description or "robot",
+                    "teams": teams[i : i + 2],
+                }
+                for i in range(iam)
+            ],
+            "repositories": [
+                {"name": f"repo-{i}", "permissions": [{"team": teams[i], "permission": "read"}]}
+                for i in range(iam)
+            ],
+        },
+    )
+
+
+def second_round(xr_: Mapping[str, Any]) -> fnv1.RunFunctionRequest:
+    """A request whose observed state is everything the first call composed, Ready."""
+    first = run(request(xr_))
+    return request(xr_, observed=observe(desired(first)))

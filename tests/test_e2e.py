@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from crossplane.function import resource
+from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
+from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from hack.render import RESOURCE_NAME, RenderResult, load_yaml_documents, render
 from tests import factories as f
@@ -241,3 +243,15 @@ def _assert_status(final: Round, space: str) -> None:
     assert conditions["ControlPlanesReady"]["status"] == "True"
     assert conditions["Ready"]["status"] == "True"
     assert base64.b64encode(f.TOKEN.encode()).decode() not in json.dumps(status)
+
+
+def test_the_v1beta1_service_answers_as_v1(debug_server: Server) -> None:
+    """Older Crossplane 1.x releases call the v1beta1 service, which the SDK also serves."""
+    req = f.request(f.xr(namespace=None), observed=["group.dev"])
+    beta_req = fnv1beta1.RunFunctionRequest.FromString(req.SerializeToString())
+    with debug_server.channel() as channel:
+        beta_rsp = grpcv1beta1.FunctionRunnerServiceStub(channel).RunFunction(beta_req, timeout=30)
+    assert "controlplane.dev.ctp1" in beta_rsp.desired.resources
+    assert beta_rsp.SerializeToString(deterministic=True) == f.run(req).SerializeToString(
+        deterministic=True
+    )

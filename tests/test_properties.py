@@ -11,6 +11,7 @@ example counts come from the hypothesis profile in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import random
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import resource
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -382,37 +384,31 @@ def test_big_invalid_lists_are_refused(case: tuple[dict[str, Any], list[str]]) -
     assert_refused(run(f.request(f.xr(spec))), broken)
 
 
-@given(
-    raw=st.recursive(
+def json_values(keys: list[str]) -> st.SearchStrategy[Any]:
+    """Any JSON value, its objects' keys often drawn from `keys`."""
+    return st.recursive(
         st.none()
         | st.booleans()
-        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.floats(allow_nan=False, allow_infinity=False)  # a Struct holds no inf
         | st.text(max_size=10),
         lambda children: (
             st.lists(children, max_size=4)
-            | st.dictionaries(
-                st.sampled_from(
-                    [
-                        "organization",
-                        "space",
-                        "type",
-                        "groups",
-                        "name",
-                        "iam",
-                        "teams",
-                        "argocd",
-                        "controlPlanes",
-                        "spec",
-                    ]
-                )
-                | st.text(max_size=5),
-                children,
-                max_size=5,
-            )
+            | st.dictionaries(st.sampled_from(keys) | st.text(max_size=5), children, max_size=5)
         ),
         max_leaves=30,
     )
-)
+
+
+SPEC_KEYS = ["organization", "space", "type", "groups", "name", "iam", "teams", "argocd"]
+OBSERVED_KEYS = [
+    *("apiVersion", "kind", "metadata", "spec", "status", "conditions", "type"),
+    *("Ready", "True", "name", "forProvider", "manifest", "managementPolicies", "deletionPolicy"),
+]
+OBSERVED_NAMES = ["group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x"]
+RUNNER = FunctionRunner()
+
+
+@given(raw=json_values(SPEC_KEYS))
 def test_any_json_as_a_spec_is_refused_without_raising(raw: Any) -> None:
     xr = f.xr()
     xr["spec"] = raw
@@ -425,6 +421,25 @@ def test_any_json_as_a_spec_is_refused_without_raising(raw: Any) -> None:
     rsp = run(f.request(xr))
     assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
     assert len(rsp.desired.resources) == 0
+
+
+@given(
+    junk=st.dictionaries(
+        st.sampled_from([*OBSERVED_NAMES, "argocd-cluster.dev.ctp1"]) | st.text(max_size=8),
+        st.dictionaries(st.sampled_from(OBSERVED_KEYS), json_values(OBSERVED_KEYS), max_size=5),
+        max_size=3,
+    )
+)
+def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, Any]) -> None:
+    """Malformed observed resources (Crossplane sends none) end in a whole answer or a Fatal."""
+    observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
+    observed |= {n: fnv1.Resource(resource=resource.dict_to_struct(b)) for n, b in junk.items()}
+    rsp = asyncio.run(RUNNER.RunFunction(f.request(f.xr(), observed=observed)))
+    if f.fatal(rsp):
+        assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+        assert len(rsp.desired.resources) == 0
+    else:
+        assert "group.dev" in rsp.desired.resources
 
 
 @settings(max_examples=6)
