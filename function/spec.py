@@ -273,7 +273,7 @@ class ControlPlaneDefaults(Model):
     protect: bool = Field(
         True,
         description="Orphan, never delete, the ControlPlane (and its group) when the XR or "
-        "the entry goes away.",
+        "the entry goes away. Removing an unprotected entry deletes its control plane.",
     )
 
 
@@ -309,7 +309,9 @@ class ControlPlane(Model):
         description="Crossplane settings; unset fields come from controlPlaneDefaults.",
     )
     protect: bool | None = Field(
-        None, description="Overrides controlPlaneDefaults.protect for this control plane."
+        None,
+        description="Overrides controlPlaneDefaults.protect for this control plane. Removing "
+        "an unprotected entry deletes its control plane.",
     )
     argocd: ControlPlaneArgo = Field(
         ControlPlaneArgo(), description="How Argo CD registers this control plane."

@@ -1,6 +1,9 @@
 """The control plane builder: a ControlPlane per entry, after its group is ready."""
 
+from typing import Any
+
 from function.compose import controlplanes
+from function.compose.common import PROTECT_ANNOTATION, Composition
 from tests import factories as f
 
 
@@ -70,25 +73,56 @@ def test_protect_per_control_plane() -> None:
     spec["groups"][0]["controlPlanes"][1]["protect"] = False
     out = f.by_name(controlplanes.build(f.context(f.xr(spec, namespace=None), ["group.dev"])))
     assert out["controlplane.dev.ctp1"]["spec"]["deletionPolicy"] == "Orphan"
+    assert out["controlplane.dev.ctp1"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
     assert "deletionPolicy" not in out["controlplane.dev.ctp2"]["spec"]
+    assert out["controlplane.dev.ctp2"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "false"}
 
 
-def test_a_removed_control_plane_is_orphaned_first_then_released() -> None:
-    spec = f.spec(groups=[{"name": "dev", "controlPlanes": [{"name": "ctp1"}]}])
-    observed = {
-        "group.dev": f.observed_resource("group.dev"),
-        "controlplane.dev.ctp1": f.observed_resource("controlplane.dev.ctp1"),
-        "controlplane.dev.ctp2": f.observed_resource(
-            "controlplane.dev.ctp2", spec_={"forProvider": {"manifest": {"kind": "ControlPlane"}}}
-        ),
-    }
-    first = controlplanes.build(f.context(f.xr(spec, namespace=None), observed))
+def composed(ctp2: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Objects of group dev, its ctp2 entry being `ctp2` (cluster-scoped XR)."""
+    spec = f.spec(groups=[{"name": "dev", "controlPlanes": [{"name": "ctp1"}, ctp2]}])
+    return f.by_name(controlplanes.build(f.context(f.xr(spec, namespace=None), ["group.dev"])))
+
+
+def build_without_ctp2(applied: dict[str, dict[str, Any]], *, protect: bool = True) -> Composition:
+    """Build the control planes once dev/ctp2 is removed, Crossplane having applied `applied`."""
+    spec = f.spec(
+        groups=[{"name": "dev", "controlPlanes": [{"name": "ctp1"}]}],
+        controlPlaneDefaults={"protect": protect},
+    )
+    observed = {"group.dev": f.observed_resource("group.dev"), **f.observe(applied)}
+    return controlplanes.build(f.context(f.xr(spec, namespace=None), observed))
+
+
+def test_a_removed_control_plane_composed_unprotected_is_deleted() -> None:
+    out = build_without_ctp2(composed({"name": "ctp2", "protect": False}))
+    assert sorted(f.by_name(out)) == ["controlplane.dev.ctp1"]
+    assert out.waiting == []
+
+
+def test_a_removed_protected_control_plane_is_dropped_at_once() -> None:
+    out = build_without_ctp2(composed({"name": "ctp2"}))
+    assert sorted(f.by_name(out)) == ["controlplane.dev.ctp1"]
+    assert out.waiting == []
+
+
+def test_a_removed_control_plane_from_an_earlier_version_is_orphaned_first_then_released() -> None:
+    applied = composed({"name": "ctp2", "protect": False})
+    del applied["controlplane.dev.ctp2"]["metadata"]["annotations"]  # before the annotation
+    first = build_without_ctp2(applied)
     orphaning = f.by_name(first)["controlplane.dev.ctp2"]
     assert orphaning["spec"]["deletionPolicy"] == "Orphan"
-    assert orphaning["spec"]["forProvider"] == {"manifest": {"kind": "ControlPlane"}}
+    as_applied = applied["controlplane.dev.ctp2"]
+    assert orphaning["spec"]["forProvider"] == as_applied["spec"]["forProvider"]
+    assert orphaning["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
+    assert [w.name for w in first.waiting] == ["controlplane.dev.ctp2"]
 
-    observed["controlplane.dev.ctp2"] = f.observed_resource(
-        "controlplane.dev.ctp2", spec_=orphaning["spec"]
-    )
-    second = controlplanes.build(f.context(f.xr(spec, namespace=None), observed))
+    second = build_without_ctp2({**applied, "controlplane.dev.ctp2": orphaning})
     assert sorted(f.by_name(second)) == ["controlplane.dev.ctp1"]
+
+
+def test_a_removed_control_plane_meant_protected_is_orphaned_whatever_the_defaults() -> None:
+    applied = composed({"name": "ctp2"})
+    del applied["controlplane.dev.ctp2"]["spec"]["deletionPolicy"]  # protection lost outside
+    out = build_without_ctp2(applied, protect=False)
+    assert f.by_name(out)["controlplane.dev.ctp2"]["spec"]["deletionPolicy"] == "Orphan"

@@ -1,6 +1,9 @@
 """The group builder: a Namespace per group, labelled for the Space."""
 
+from typing import Any
+
 from function.compose import groups
+from function.compose.common import PROTECT_ANNOTATION, Composition
 from tests import factories as f
 
 
@@ -47,21 +50,54 @@ def test_readiness_comes_from_the_observed_ready_condition() -> None:
     assert {d.name: d.ready for d in out.desired} == {"group.dev": True, "group.prod": False}
 
 
-def test_a_removed_protected_group_is_orphaned_before_it_is_dropped() -> None:
-    spec = f.spec(groups=[{"name": "dev"}])
-    unprotected = f.observed_resource("group.prod", spec_={"forProvider": {"manifest": {}}})
-    first = groups.build(f.context(f.xr(spec), {"group.prod": unprotected}))
+def test_groups_record_the_protection_chosen() -> None:
+    protected = f.by_name(groups.build(f.context(f.xr())))
+    assert protected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
+    spec = f.spec(controlPlaneDefaults={"protect": False})
+    unprotected = f.by_name(groups.build(f.context(f.xr(spec, namespace=None))))
+    assert unprotected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "false"}
+
+
+def composed(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The group Objects composed for `spec`."""
+    return f.by_name(groups.build(f.context(f.xr(spec))))
+
+
+def build_without_prod(applied: dict[str, dict[str, Any]], *, protect: bool) -> Composition:
+    """Build the groups once `prod` is removed, Crossplane having applied `applied`."""
+    spec = f.spec(groups=[{"name": "dev"}], controlPlaneDefaults={"protect": protect})
+    return groups.build(f.context(f.xr(spec), f.observe(applied)))
+
+
+def test_a_removed_group_composed_unprotected_is_deleted_even_under_protecting_defaults() -> None:
+    applied = composed(f.spec(controlPlaneDefaults={"protect": False}))
+    assert applied["group.prod"]["metadata"]["annotations"][PROTECT_ANNOTATION] == "false"
+    out = build_without_prod(applied, protect=True)
+    assert list(f.by_name(out)) == ["group.dev"]
+    assert out.waiting == []
+
+
+def test_a_removed_protected_group_is_dropped_at_once() -> None:
+    out = build_without_prod(composed(f.spec()), protect=True)
+    assert list(f.by_name(out)) == ["group.dev"]
+    assert out.waiting == []
+
+
+def test_a_removed_group_from_an_earlier_version_is_orphaned_before_it_is_dropped() -> None:
+    applied = composed(f.spec(controlPlaneDefaults={"protect": False}))
+    del applied["group.prod"]["metadata"]["annotations"]  # composed before the annotation
+    first = build_without_prod(applied, protect=True)
     kept = f.by_name(first)["group.prod"]
     assert kept["spec"]["managementPolicies"] == ["Observe", "Create", "Update", "LateInitialize"]
+    assert kept["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
     assert [w.name for w in first.waiting] == ["group.prod"]
 
-    orphaned = f.observed_resource("group.prod", spec_=kept["spec"])
-    second = groups.build(f.context(f.xr(spec), {"group.prod": orphaned}))
+    second = build_without_prod({**applied, "group.prod": kept}, protect=True)
     assert "group.prod" not in f.by_name(second)
     assert second.waiting == []
 
 
 def test_a_removed_group_is_dropped_at_once_when_nothing_is_protected() -> None:
     spec = f.spec(groups=[{"name": "dev"}], controlPlaneDefaults={"protect": False})
-    out = groups.build(f.context(f.xr(spec), ["group.prod"]))
+    out = groups.build(f.context(f.xr(spec), ["group.prod"]))  # no annotation: defaults decide
     assert list(f.by_name(out)) == ["group.dev"]

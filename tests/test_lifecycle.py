@@ -4,7 +4,8 @@ Crossplane deletes a composed resource the function stops returning; with `Delet
 policies that also deletes the external resource (a control plane, a group's namespace). So
 after each edit the tests reconcile until nothing waits and check, every round, that what
 was dropped is what the edit removed, and that nothing that should be protected is dropped
-while the observed resource could still delete it (see `Context.release_removed`).
+while the observed resource could still delete it (see `Context.release_removed`): only an
+entry that chose `protect: false` is deleted when removed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
+from function.compose.common import PROTECT_ANNOTATION
 from function.flavour import flavour_of, is_protected
 from function.spec import parse
 from tests import factories as f
@@ -74,12 +76,23 @@ def assert_nothing_protected_is_deleted(
     rsp: fnv1.RunFunctionResponse,
     protected_before: set[str],
 ) -> None:
-    """A protected resource leaves desired state only once it is observed protected."""
-    flavour = flavour_of(parse(xr, None))
+    """A resource dropped while it could still delete was composed unprotected on purpose.
+
+    A protected one leaves desired state only once it is observed protected. An unprotected
+    group or control plane goes only if its entry chose so (annotation "false"), or, composed
+    before the annotation existed, if the defaults do not protect.
+    """
+    env = parse(xr, None)
+    flavour = flavour_of(env)
     for name in set(observed) - set(rsp.desired.resources):
-        if name in protected_before:
-            spec = resource.struct_to_dict(observed[name].resource)["spec"]
-            assert is_protected(flavour, spec), f"{name} dropped while it could still delete"
+        body = resource.struct_to_dict(observed[name].resource)
+        if is_protected(flavour, body["spec"]):
+            continue
+        assert name not in protected_before, f"{name} dropped while it could still delete"
+        if name.startswith(("group.", "controlplane.")):
+            recorded = body["metadata"].get("annotations", {}).get(PROTECT_ANNOTATION)
+            on_purpose = recorded == "false" or (recorded is None and not env.default_protect)
+            assert on_purpose, f"{name} deleted though it was not composed unprotected"
 
 
 @NAMESPACES
@@ -126,17 +139,38 @@ def test_removing_an_unprotected_control_plane_deletes_it(namespace: str | None)
 
 
 @NAMESPACES
-def test_an_unprotected_entry_under_protecting_defaults_is_orphaned_first(
-    namespace: str | None,
-) -> None:
-    """With `controlPlaneDefaults.protect: true`, whatever is dropped is orphaned first.
+def test_an_unprotected_entry_under_protecting_defaults_is_deleted(namespace: str | None) -> None:
+    """An entry that said `protect: false` is deleted when removed: that was its choice.
 
-    The removed entry's own `protect: false` is gone with it; the function sees only an
-    unprotected observed Object and the defaults, and errs on keeping the control plane.
+    The function recorded the choice on the Object (PROTECT_ANNOTATION), so it does not fall
+    back on `controlPlaneDefaults.protect: true` once the entry is gone.
     """
     spec = f.spec()
     spec["groups"][1]["controlPlanes"][0]["protect"] = False
     walk = Walk(spec, namespace)
+    _, settled = walk.rounds[-1]
+    composed = f.desired(settled)["controlplane.prod.ctp1"]
+    assert composed["metadata"]["annotations"] == {PROTECT_ANNOTATION: "false"}
+    spec = copy.deepcopy(spec)
+    spec["groups"][1]["controlPlanes"] = []
+    walk.edit(spec)
+    assert walk.dropped() == {"argocd-cluster.prod.ctp1": 0, "controlplane.prod.ctp1": 0}
+    assert "group.prod" in walk.names()
+
+
+@NAMESPACES
+def test_an_unprotected_entry_from_an_earlier_version_is_orphaned_first(
+    namespace: str | None,
+) -> None:
+    """An Object composed before PROTECT_ANNOTATION existed: protecting defaults decide.
+
+    Its entry's intent is unknown, so the function errs on keeping the control plane: it
+    re-applies the Object once with protection, then drops it.
+    """
+    spec = f.spec()
+    spec["groups"][1]["controlPlanes"][0]["protect"] = False
+    walk = Walk(spec, namespace)
+    walk.observed = _without_protect_annotations(walk.observed)
     spec = copy.deepcopy(spec)
     spec["groups"][1]["controlPlanes"] = []
     walk.edit(spec)
@@ -144,6 +178,7 @@ def test_an_unprotected_entry_under_protecting_defaults_is_orphaned_first(
     kept = f.desired(first)["controlplane.prod.ctp1"]
     flavour = flavour_of(parse(walk.xr(), None))
     assert is_protected(flavour, kept["spec"]), "re-applied with protection"
+    assert kept["metadata"]["annotations"][PROTECT_ANNOTATION] == "true"
     assert (
         kept["spec"]["forProvider"]
         == resource.struct_to_dict(first_observed["controlplane.prod.ctp1"].resource)["spec"][
@@ -242,6 +277,21 @@ def test_a_resource_whose_prerequisite_turns_unready_stays() -> None:
     observed["group.dev"] = f.observe({"group.dev": body}, ready=False)["group.dev"]
     rsp = f.run(f.request(walk.xr(), observed=observed))
     assert set(rsp.desired.resources) == set(observed)
+
+
+def _without_protect_annotations(
+    observed: dict[str, fnv1.Resource],
+) -> dict[str, fnv1.Resource]:
+    """The observed state as an earlier version of the function composed it."""
+    out = {}
+    for name, composed in observed.items():
+        body = resource.struct_to_dict(composed.resource)
+        body["metadata"].get("annotations", {}).pop(PROTECT_ANNOTATION, None)
+        out[name] = fnv1.Resource(
+            resource=resource.dict_to_struct(body),
+            connection_details=composed.connection_details,
+        )
+    return out
 
 
 def _normal(rsp: fnv1.RunFunctionResponse) -> str:

@@ -14,6 +14,10 @@ from function.spec import Environment
 # Names are hashed; every call of a steady environment asks for the same ones again.
 metadata_name = functools.lru_cache(maxsize=1 << 14)(naming.metadata_name)
 
+# The protection the function chose for a group or control plane Object, "true" or "false":
+# the entry's intent, still readable once the entry is gone from the spec.
+PROTECT_ANNOTATION = "platform.upbound.io/protect"
+
 
 @dataclass(frozen=True, slots=True)
 class Desired:
@@ -78,12 +82,18 @@ class Context:
         provider_config: str,
         for_provider: dict[str, Any],
         *,
-        protect: bool = False,
+        protect: bool | None = None,
         annotations: dict[str, str] | None = None,
         spec: dict[str, Any] | None = None,
     ) -> Desired:
-        """A managed resource, ready when its observed Ready condition is True."""
+        """A managed resource, ready when its observed Ready condition is True.
+
+        `protect` is None for kinds that are never protected; a bool is also recorded in
+        the PROTECT_ANNOTATION annotation.
+        """
         flavour = self.flavour
+        if protect is not None:
+            annotations = {**(annotations or {}), PROTECT_ANNOTATION: str(protect).lower()}
         resource = {
             "apiVersion": api_version,
             "kind": kind,
@@ -91,7 +101,7 @@ class Context:
             "spec": {
                 "forProvider": for_provider,
                 "providerConfigRef": flavour.provider_config_ref(provider_config),
-                **flavour.protection(protect),
+                **flavour.protection(bool(protect)),
                 **(spec or {}),
             },
         }
@@ -103,10 +113,10 @@ class Context:
         provider_config: str,
         manifest: dict[str, Any],
         *,
-        protect: bool = False,
+        protect: bool | None = None,
         spec: dict[str, Any] | None = None,
     ) -> Desired:
-        """A provider-kubernetes Object that wraps `manifest`."""
+        """A provider-kubernetes Object that wraps `manifest` (`protect`: see `managed`)."""
         return self.managed(
             name,
             self.flavour.object_api_version,
@@ -118,20 +128,27 @@ class Context:
         )
 
     def release_removed(self, kind: str, kept: set[str]) -> Composition:
-        """Let go of observed resources of `kind` the spec no longer lists, orphaning first.
+        """Let go of observed resources of `kind` the spec no longer lists, orphaning if meant to.
 
-        Crossplane deletes a composed resource the function stops returning. When the
-        environment protects what it composes and the observed resource would still delete its
-        external resource, it stays desired once more, now protected; the next call, which
-        sees it protected, drops it, and Crossplane deletes only the managed resource.
+        Crossplane deletes a composed resource the function stops returning, and with it the
+        external resource unless it is protected. A removed entry is deleted when the
+        function composed it unprotected on purpose (annotation "false"): the user chose
+        that. It is kept (orphaned) when it is protected already, or when it should be
+        (annotation "true", or no annotation because an earlier version composed it, and
+        protecting defaults) but is not yet: then it stays desired once more, now protected,
+        and the next call, which sees it protected, drops it.
         """
         out = Composition()
-        if not self.env.default_protect:
-            return out
         for name in self.observed.names(kind):
-            if name in kept or is_protected(self.flavour, self.observed.spec(name)):
+            if name in kept:
                 continue
             resource = self.observed.as_desired(name)
+            annotations = resource["metadata"].setdefault("annotations", {})
+            recorded = annotations.get(PROTECT_ANNOTATION)
+            should_protect = {"true": True, "false": False}.get(recorded, self.env.default_protect)
+            if not should_protect or is_protected(self.flavour, resource["spec"]):
+                continue
+            annotations[PROTECT_ANNOTATION] = "true"
             resource["spec"].update(self.flavour.protection(True))
             out.desired.append(Desired(name, resource, self.observed.ready(name)))
             out.waiting.append(Waiting(name, "removed from the spec; orphaning it first"))
