@@ -1,18 +1,50 @@
-"""The XR's status, conditions and results, rolled up from what was composed and observed.
+"""The XR's status, conditions, results and TTL, rolled up from what was composed and observed.
 
 Only names, readiness and server URLs are written: never a token or a kubeconfig.
 """
 
+import datetime
 from typing import Any
 
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import response
 from crossplane.function.resource import Condition
 
+from function import structs
 from function.compose import argocd, controlplanes
 from function.compose.common import Composition
 from function.observed import Observed
 from function.spec import Environment
 
 _MAX_LISTED = 10
+
+
+def write(
+    rsp: fnv1.RunFunctionResponse, env: Environment, observed: Observed, out: Composition
+) -> int:
+    """Write the XR's status, its condition, the results and the TTL; return the TTL in seconds.
+
+    The XR's status from earlier steps stays; controlPlanes and summary are this step's.
+    """
+    entries = control_planes(env, observed, out)
+    xr_status = rsp.desired.composite.resource.fields["status"]
+    if xr_status.WhichOneof("kind") != "struct_value":
+        xr_status.struct_value.Clear()
+    structs.write(
+        xr_status.struct_value, {"controlPlanes": entries, "summary": summary(env, entries)}
+    )
+    response.set_conditions(rsp, condition(entries, out))
+    for warning in out.warnings:
+        response.warning(rsp, warning)
+    ttl = env.ttl.ready_seconds
+    if out.waiting:
+        response.normal(rsp, waiting_message(out))
+        rsp.desired.composite.ready = fnv1.READY_FALSE
+        ttl = env.ttl.waiting_seconds
+    elif not all(d.ready for d in out.desired):
+        ttl = env.ttl.waiting_seconds
+    rsp.meta.ttl.FromTimedelta(datetime.timedelta(seconds=ttl))
+    return ttl
 
 
 def control_planes(env: Environment, observed: Observed, out: Composition) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ import asyncio
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 
-from function.fn import RESPONSES_KEPT, FunctionRunner
-from function.memo import Lru
+from function.fn import FunctionRunner
+from function.reuse import RESPONSES_KEPT, Lru
 from tests import factories as f
 
 
