@@ -18,7 +18,7 @@ from function.observed import Observed
 from function.spec import parse
 
 TOKEN = "upbound-token-7d1f0c2a9e"
-TOKEN_SECRET = {
+TOKEN_SECRET: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Secret",
     "metadata": {"name": "upbound-token", "namespace": "crossplane-system"},

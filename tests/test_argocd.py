@@ -1,10 +1,12 @@
 """The Argo CD builder: a cluster Secret per registered, ready control plane."""
 
 import json
+from typing import Any
 
 from pydantic import SecretStr
 
 from function.compose import argocd
+from function.compose.common import Composition
 from tests import factories as f
 
 READY_CONTROL_PLANES = ["controlplane.dev.ctp1", "controlplane.dev.ctp2", "controlplane.prod.ctp1"]
@@ -107,7 +109,7 @@ def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> Non
     )
 
 
-def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict, object]:
+def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict[str, Any], Composition]:
     spec = f.spec(
         space={"type": "Disconnected"},
         groups=[{"name": "edge", "controlPlanes": [{"name": "ctp1"}]}],

@@ -137,7 +137,7 @@ def call(server: fnserver.Server, creds: grpc.ChannelCredentials | None) -> grpc
                 f.request(f.xr()), timeout=REFUSAL_TIMEOUT
             )
         except grpc.RpcError as e:
-            return e.code()  # type: ignore[no-any-return]
+            return e.code()
     assert "group.dev" in rsp.desired.resources
     return grpc.StatusCode.OK
 

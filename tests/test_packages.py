@@ -99,6 +99,7 @@ def dns_label_of_repository(package: str) -> str:
 
 def function_dependency(meta: dict[str, Any]) -> dict[str, Any]:
     """The Configuration's dependency on this project's Function package."""
+    dep: dict[str, Any]
     (dep,) = (d for d in meta["spec"]["dependsOn"] if dependency_package(d) == FUNCTION_PACKAGE)
     return dep
 
@@ -157,7 +158,11 @@ def comparisons(constraint: str) -> list[list[tuple[str, str]]]:
     return groups
 
 
-def _version_key(version: str) -> tuple[int, int, int, tuple[int, Any], ...]:
+# A pre-release's place: (1, "") for none, else (0, its identifiers as (0, number) or (1, text)).
+_PreRelease = tuple[int, str | tuple[tuple[int, int] | tuple[int, str], ...]]
+
+
+def _version_key(version: str) -> tuple[int, int, int, _PreRelease]:
     """Sort key of a full semver version: a pre-release sorts before its release."""
     core, _, pre = version.removeprefix("v").partition("+")[0].partition("-")
     major, minor, patch = (int(part) for part in core.split("."))
@@ -298,6 +303,7 @@ def test_configuration_depends_on_what_the_composition_needs(
     package: str, kind: str, admitted: list[str], excluded: list[str]
 ) -> None:
     deps = only(CONFIGURATION / "crossplane.yaml")["spec"]["dependsOn"]
+    dep: dict[str, Any]
     (dep,) = (d for d in deps if dependency_package(d) == package)
     assert (dep.get("apiVersion"), dep.get("kind")) == ("pkg.crossplane.io/v1", kind)
     assert [v for v in admitted if not satisfies(dep["version"], v)] == []
@@ -487,7 +493,7 @@ def test_helm_values_put_up_on_the_path_of_argocd(component: str) -> None:
 
 def workflow(name: str) -> dict[str, Any]:
     """A workflow file, with PyYAML's `on: -> True` key put back."""
-    data = only(WORKFLOWS / name)
+    data: dict[Any, Any] = only(WORKFLOWS / name)  # one key may be True, not a str
     if True in data:
         data["on"] = data.pop(True)
     return data

@@ -262,7 +262,7 @@ def invalid_specs(
         chosen.append(draw(st.sampled_from(free)))
     broken = []
     for path, kind, required in chosen:
-        parent = spec
+        parent: Any = spec  # a dict or a list, as the path goes
         for part in path[:-1]:
             parent = parent[part]
         choices = (
