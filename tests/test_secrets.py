@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
-from google.protobuf import json_format  # type: ignore[import-untyped]  # no types-protobuf yet, as function/structs.py
+from google.protobuf import json_format  # type: ignore[import-untyped]  # as function/structs.py
 
 from tests import factories as f
 from tests import server as fnserver
