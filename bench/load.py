@@ -99,7 +99,7 @@ def run_round(server: fnserver.Server, mix: list[Case], requests: int, clients: 
         case = mix[i % len(mix)]
         start = time.perf_counter()
         try:
-            rsp = stub().RunFunction(case.request, timeout=CALL_TIMEOUT)
+            rsp: fnv1.RunFunctionResponse = stub().RunFunction(case.request, timeout=CALL_TIMEOUT)
         except grpc.RpcError as e:
             return time.perf_counter() - start, f"{case.name}: gRPC {e.code().name}"
         elapsed = time.perf_counter() - start

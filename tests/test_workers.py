@@ -39,7 +39,7 @@ def call_on_new_connections(
     """One RunFunction per connection, each on a connection of its own."""
     req = f.request(f.xr())
     options = [*servers.CLIENT_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
-    answers = []
+    answers: list[fnv1.RunFunctionResponse] = []
     for _ in range(CONNECTIONS):
         channel = (
             grpc.secure_channel(server.address, credentials, options=options)
