@@ -11,7 +11,7 @@ from function.compose import argocd, controlplanes, groups, iam
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
-from function.spec import Environment
+from function.resolve import Environment
 
 
 def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:

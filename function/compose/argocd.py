@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from function.api.types import ARGO_SECRET_TYPE_LABEL
 from function.compose import controlplanes
 from function.compose.common import ArgoCluster, Composition, Context, Desired, Waiting
 from function.credentials import KUBECONFIG_KEY, CredentialError, parse_kubeconfig
 from function.naming import resource_name
-from function.spec import ARGO_SECRET_TYPE_LABEL, Environment, ResolvedControlPlane
+from function.resolve import Environment, ResolvedControlPlane
 
 KIND = "argocd-cluster"
 LABEL_PREFIX = "platform.upbound.io/"

@@ -9,7 +9,7 @@ from typing import Any
 from function import naming
 from function.flavour import Flavour, is_protected
 from function.observed import Observed
-from function.spec import Environment
+from function.resolve import Environment
 
 # Names are hashed; every call of a steady environment asks for the same ones again.
 metadata_name = functools.lru_cache(maxsize=1 << 14)(naming.metadata_name)

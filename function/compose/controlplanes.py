@@ -6,7 +6,7 @@ from function.compose import groups
 from function.compose.common import Composition, Context, Waiting
 from function.credentials import KUBECONFIG_KEY
 from function.naming import metadata_name, resource_name
-from function.spec import ResolvedControlPlane
+from function.resolve import ResolvedControlPlane
 
 KIND = "controlplane"
 
