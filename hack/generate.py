@@ -5,17 +5,15 @@
 
 The models are the single source of truth; this writes:
 
-- for each XR kind in XR_KINDS (its models paired with its names, as function-patch-and-
-  transform's input/generate.go lists its types), the Crossplane v2 XRD
-  (apiextensions.crossplane.io/v2, namespaced XRs) and the Crossplane 1.x XRD
-  (apiextensions.crossplane.io/v1, cluster-scoped): for UpboundEnvironment example/xrd.yaml,
-  configuration/apis/upboundenvironment/definition.yaml and example/xrd-v1.yaml;
+- for each XR kind in XR_KINDS (its models paired with its names; function-patch-and-
+  transform's input/generate.go likewise has controller-gen write a CRD per API type), the
+  Crossplane v2 XRD (apiextensions.crossplane.io/v2, namespaced XRs) and the Crossplane 1.x
+  XRD (apiextensions.crossplane.io/v1, cluster-scoped): for UpboundEnvironment
+  example/xrd.yaml, configuration/apis/upboundenvironment/definition.yaml, example/xrd-v1.yaml;
 - package/input/upboundenvironment.fn.crossplane.io_inputs.yaml: the function input's CRD;
 - docs/reference.md: every field, its type, default and description.
 
-A model's JSON Schema (pydantic) becomes a Kubernetes structural schema (`kubernetes_schema`):
-`$ref`s are inlined, optional fields (`X | None`) become plain `X`, a dict of labels becomes
-`additionalProperties`, and the models' extras (CEL rules, list bounds) are kept.
+A model's JSON Schema (pydantic) becomes a Kubernetes structural schema in hack/schema.py.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ import yaml
 from function import validate
 from function.api import environment, types
 from function.api.input import FunctionInput
+from hack.schema import kubernetes_schema, without_doc_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "platform.upbound.io"
@@ -57,6 +56,7 @@ class XrKind:
     v2_paths: tuple[str, ...]  # where its v2 XRD (namespaced XRs) goes
     v1_paths: tuple[str, ...]  # where its 1.x XRD (cluster-scoped XRs) goes
     checks: str  # what the function checks beyond the XRD's rules, for docs/reference.md
+    no_claim: tuple[str, ...]  # why the 1.x XRD offers no claim, as its header's lines
 
 
 UPBOUND_ENVIRONMENT = XrKind(
@@ -81,110 +81,10 @@ UPBOUND_ENVIRONMENT = XrKind(
     v1_paths=("example/xrd-v1.yaml",),
     checks="a robot or permission naming an unknown\nteam, Argo CD cluster names that collide, "
     "a CA bundle that holds no certificate, a label key\nthat is not a Kubernetes label key",
+    no_claim=("(an environment is one per", "organization and belongs to the platform team)."),
 )
 # Every XR kind the function serves; a second kind is one more entry.
 XR_KINDS = (UPBOUND_ENVIRONMENT,)
-
-# Keywords copied as they are, in this order, after description/type.
-_VALUE_KEYWORDS = (
-    "enum",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "maxItems",
-    "x-kubernetes-list-type",
-)
-# Pydantic keywords that Kubernetes has no use for: it prunes unknown fields itself, and the
-# label key pattern cannot be said in a structural schema (parse() checks keys).
-_DROPPED_KEYWORDS = {"title", "additionalProperties", "propertyNames"}
-_DOC_KEYWORDS = {types.SPACE_TYPES_KEY}
-
-
-# --- pydantic JSON Schema -> Kubernetes structural schema -------------------------------------
-
-
-def kubernetes_schema(model: type[pydantic.BaseModel], *, defaults: bool = True) -> dict[str, Any]:
-    """A model's Kubernetes structural openAPIV3Schema, still holding documentation keys.
-
-    Args:
-        model: A pydantic model of function/api/.
-        defaults: Keep `default`s that say something (booleans, numbers, non-empty strings).
-
-    Returns:
-        The schema; `without_doc_keys` makes it fit for a CRD.
-    """
-    raw = model.model_json_schema(by_alias=True, mode="validation")
-    definitions = raw.pop("$defs", {})
-    return _convert(raw, definitions, defaults=defaults)
-
-
-def _inline(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve `$ref` and `anyOf [X, null]`; the field's own keywords win over X's."""
-    out = dict(node)
-    while True:
-        if "$ref" in out:
-            target = definitions[out.pop("$ref").rsplit("/", 1)[-1]]
-        elif "anyOf" in out:
-            options = [o for o in out.pop("anyOf") if o.get("type") != "null"]
-            if len(options) != 1:
-                msg = f"cannot express anyOf {options} in a structural schema"
-                raise ValueError(msg)
-            target = options[0]
-        else:
-            return out
-        out = {**target, **out}
-
-
-def _convert(
-    node: Mapping[str, Any], definitions: Mapping[str, Any], *, defaults: bool
-) -> dict[str, Any]:
-    """Convert one resolved JSON Schema node, and its children, to Kubernetes' form."""
-    node = _inline(node, definitions)
-    known = {"description", "type", "default", "properties", "required", "items"}
-    known |= {"patternProperties", "x-kubernetes-validations", *_VALUE_KEYWORDS}
-    unknown = set(node) - known - _DROPPED_KEYWORDS - _DOC_KEYWORDS
-    if unknown:
-        msg = f"no Kubernetes form for {sorted(unknown)} in {node}"
-        raise ValueError(msg)
-    out: dict[str, Any] = {}
-    if "description" in node:
-        out["description"] = " ".join(node["description"].split())
-    out["type"] = node["type"]
-    default = node.get("default")
-    if defaults and (isinstance(default, bool | int) or (isinstance(default, str) and default)):
-        out["default"] = default
-    out |= {k: node[k] for k in _VALUE_KEYWORDS if k in node}
-    if "properties" in node:
-        out["properties"] = {
-            name: _convert(child, definitions, defaults=defaults)
-            for name, child in node["properties"].items()
-        }
-    if node.get("required"):
-        out["required"] = list(node["required"])
-    if "items" in node:
-        out["items"] = _convert(node["items"], definitions, defaults=defaults)
-    if "patternProperties" in node:
-        (values,) = node["patternProperties"].values()
-        out["additionalProperties"] = _convert(values, definitions, defaults=defaults)
-    if "x-kubernetes-validations" in node:
-        rules = node["x-kubernetes-validations"]
-        out["x-kubernetes-validations"] = [
-            {"rule": r["rule"], "message": r["message"]} for r in rules
-        ]
-    out |= {k: node[k] for k in _DOC_KEYWORDS if k in node}
-    return out
-
-
-def without_doc_keys(node: Any) -> Any:
-    """A copy of a schema without the keys that only docs/reference.md reads."""
-    if isinstance(node, dict):
-        return {k: without_doc_keys(v) for k, v in node.items() if k not in _DOC_KEYWORDS}
-    if isinstance(node, list):
-        return [without_doc_keys(v) for v in node]
-    return node
-
 
 # --- The documents ---------------------------------------------------------------------------
 
@@ -217,8 +117,8 @@ def input_schema() -> dict[str, Any]:
 def xrd(xr: XrKind, api_version: str) -> dict[str, Any]:
     """An XR kind's CompositeResourceDefinition: v2 (namespaced XRs) or v1 (cluster-scoped XRs).
 
-    The v1 XRD offers no claim: an environment is one per organization and belongs to the
-    platform team, so a namespaced proxy of it adds a second name and nothing else.
+    The v1 XRD offers no claim (`XrKind.no_claim` says why): a namespaced proxy of an XR
+    that belongs to the platform team adds a second name and nothing else.
     """
     xrd_spec: dict[str, Any] = {"group": GROUP, "names": {"kind": xr.kind, "plural": xr.plural}}
     if api_version.endswith("/v2"):
@@ -412,8 +312,8 @@ def outputs() -> dict[Path, str]:
         v2 = to_yaml(xrd(xr, "apiextensions.crossplane.io/v2"), "Crossplane v2: namespaced XRs.")
         v1 = to_yaml(
             xrd(xr, "apiextensions.crossplane.io/v1"),
-            "Crossplane 1.x: cluster-scoped XRs, without a claim (an environment is one per",
-            "organization and belongs to the platform team).",
+            "Crossplane 1.x: cluster-scoped XRs, without a claim " + xr.no_claim[0],
+            *xr.no_claim[1:],
         )
         files |= {Path(p): v2 for p in xr.v2_paths} | {Path(p): v1 for p in xr.v1_paths}
     files[Path(f"package/input/{INPUT_GROUP}_inputs.yaml")] = to_yaml(input_crd())
