@@ -15,7 +15,7 @@ from function.flavour import flavour_of
 from function.fn import FunctionRunner
 from function.naming import metadata_name
 from function.observed import Observed
-from function.spec import parse
+from function.resolve import parse
 
 TOKEN = "upbound-token-7d1f0c2a9e"
 TOKEN_SECRET = {
@@ -309,7 +309,7 @@ def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
 def big_spec(
     groups: int, *, control_planes: int = 5, iam: int = 200, padding: int = 0
 ) -> dict[str, Any]:
-    """A large valid spec, within the XRD's list bounds (function/spec.py MAX_*).
+    """A large valid spec, within the XRD's list bounds (function/api/types.py MAX_*).
 
     Args:
         groups: How many groups (at most MAX_GROUPS).
