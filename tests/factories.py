@@ -9,6 +9,7 @@ from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
+from pydantic import SecretStr
 
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
@@ -290,15 +291,17 @@ def context(
     xr_: Mapping[str, Any],
     observed: Mapping[str, fnv1.Resource] | Iterable[str] = (),
     function_input: Mapping[str, Any] | None = None,
+    *,
+    token: SecretStr | None = None,
 ) -> Context:
-    """A builder Context for an XR and an observed state."""
+    """A builder Context for an XR, an observed state and the Upbound token."""
     env = parse(xr_, function_input)
     resources = (
         dict(observed)
         if isinstance(observed, Mapping)
         else {n: observed_resource(n, xr_name=env.xr_name) for n in observed}
     )
-    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources))
+    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources), token=token)
 
 
 def by_name(composition: Composition) -> dict[str, dict[str, Any]]:

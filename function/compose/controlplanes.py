@@ -28,11 +28,9 @@ def build(ctx: Context) -> Composition:
     for cp in ctx.env.control_planes():
         name = name_of(cp)
         kept.add(name)
-        if not ctx.observed.exists(name):
-            group = resource_name(groups.KIND, cp.group)
-            if not ctx.observed.ready(group):
-                out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
-                continue
+        if not ctx.observed.exists(name) and not ctx.observed.ready(groups.name_of(cp.group)):
+            out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
+            continue
         manifest = {
             "apiVersion": "spaces.upbound.io/v1beta1",
             "kind": "ControlPlane",
