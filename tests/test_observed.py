@@ -149,7 +149,7 @@ def test_connection_detail(case: DetailCase) -> None:
     assert Observed(resources).connection_detail(NAME, "kubeconfig") == case.want
 
 
-FULL = {
+FULL: dict[str, Any] = {
     "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
     "kind": "Object",
     "metadata": {
