@@ -17,6 +17,30 @@ NAMESPACED = flavour_of(f.context(f.xr()).env)
 CLUSTER = flavour_of(f.context(f.xr(namespace=None)).env)
 
 
+def namespaced(namespace: str, provider_config_kind: str) -> Flavour:
+    """The flavour wanted for an XR in `namespace`: the .m. kinds, in its namespace."""
+    return Flavour(
+        namespace=namespace,
+        object_api_version="kubernetes.m.crossplane.io/v1alpha1",
+        iam_api_version="iam.m.upbound.io/v1alpha1",
+        repository_api_version="repository.m.upbound.io/v1alpha1",
+        provider_config_kind=provider_config_kind,
+        connection_secret_namespace=namespace,
+    )
+
+
+def cluster_scoped(connection_secret_namespace: str) -> Flavour:
+    """The flavour wanted for a cluster-scoped XR: the cluster-scoped kinds."""
+    return Flavour(
+        namespace=None,
+        object_api_version="kubernetes.crossplane.io/v1alpha2",
+        iam_api_version="iam.upbound.io/v1alpha1",
+        repository_api_version="repository.upbound.io/v1alpha1",
+        provider_config_kind="ProviderConfig",
+        connection_secret_namespace=connection_secret_namespace,
+    )
+
+
 @dataclass(frozen=True)
 class FlavourOfCase:
     reason: str
@@ -30,54 +54,26 @@ FLAVOUR_OF_CASES = [
         "a namespaced XR composes the .m. kinds in its namespace, on ClusterProviderConfigs",
         f.xr(namespace="platform"),
         None,
-        want=Flavour(
-            namespace="platform",
-            object_api_version="kubernetes.m.crossplane.io/v1alpha1",
-            iam_api_version="iam.m.upbound.io/v1alpha1",
-            repository_api_version="repository.m.upbound.io/v1alpha1",
-            provider_config_kind="ClusterProviderConfig",
-            connection_secret_namespace="platform",
-        ),
+        want=namespaced("platform", "ClusterProviderConfig"),
     ),
     FlavourOfCase(
         "a namespaced XR may choose ProviderConfigs in its own namespace",
         f.xr(f.spec(providerConfigs={"kind": "ProviderConfig"}), namespace="team-a"),
         None,
-        want=Flavour(
-            namespace="team-a",
-            object_api_version="kubernetes.m.crossplane.io/v1alpha1",
-            iam_api_version="iam.m.upbound.io/v1alpha1",
-            repository_api_version="repository.m.upbound.io/v1alpha1",
-            provider_config_kind="ProviderConfig",
-            connection_secret_namespace="team-a",
-        ),
+        want=namespaced("team-a", "ProviderConfig"),
     ),
     FlavourOfCase(
         "a cluster-scoped XR composes the cluster-scoped kinds; connection secrets go where "
         "the input says",
         f.xr(namespace=None),
         {"connectionSecretNamespace": "secrets"},
-        want=Flavour(
-            namespace=None,
-            object_api_version="kubernetes.crossplane.io/v1alpha2",
-            iam_api_version="iam.upbound.io/v1alpha1",
-            repository_api_version="repository.upbound.io/v1alpha1",
-            provider_config_kind="ProviderConfig",
-            connection_secret_namespace="secrets",
-        ),
+        want=cluster_scoped("secrets"),
     ),
     FlavourOfCase(
         "a cluster-scoped XR ignores a ProviderConfig kind: its kinds name no kind",
         f.xr(f.spec(providerConfigs={"kind": "ClusterProviderConfig"}), namespace=None),
         None,
-        want=Flavour(
-            namespace=None,
-            object_api_version="kubernetes.crossplane.io/v1alpha2",
-            iam_api_version="iam.upbound.io/v1alpha1",
-            repository_api_version="repository.upbound.io/v1alpha1",
-            provider_config_kind="ProviderConfig",
-            connection_secret_namespace="crossplane-system",
-        ),
+        want=cluster_scoped("crossplane-system"),
     ),
 ]
 
