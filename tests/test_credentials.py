@@ -8,7 +8,7 @@ import pytest
 from crossplane.function import resource
 
 from function import credentials
-from function.spec import SecretKeyRef
+from function.api.types import SecretKeyRef
 from tests import factories as f
 
 REF = SecretKeyRef(name="upbound-token", namespace="crossplane-system")

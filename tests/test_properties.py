@@ -24,7 +24,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from function.fn import FunctionRunner
-from function.spec import SpecError, parse
+from function.resolve import SpecError, parse
 from tests import factories as f
 from tests.schemas import assert_valid
 from tests.server import Server
