@@ -7,11 +7,12 @@ Neither ever reaches a log line, a result, a condition or the XR's status. Both 
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import yaml
 from crossplane.function import response
+from google.protobuf import struct_pb2
 from pydantic import SecretStr
 
 from function.api.types import SecretKeyRef
@@ -62,7 +63,7 @@ def read_token(req: fnv1.RunFunctionRequest, ref: SecretKeyRef) -> SecretStr | N
         msg = f"spec.argocd.tokenSecretRef: {where} was not found; {fix}"
         raise CredentialError(msg)
     secret = items[0].resource
-    data = secret["data"] if "data" in secret else {}  # noqa: SIM401 - Struct has no get().
+    data = cast(struct_pb2.Struct, secret["data"]) if "data" in secret else struct_pb2.Struct()
     if ref.key not in data:
         msg = f"spec.argocd.tokenSecretRef.key: {where} has no key {ref.key!r}; {fix}"
         raise CredentialError(msg)

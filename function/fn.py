@@ -19,6 +19,9 @@ from function.compose import compose
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
 
+# What grpc.aio passes a servicer's method beside the request.
+ServicerContext = grpc.aio.ServicerContext[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse]
+
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """Composes an Upbound environment from an UpboundEnvironment XR."""
@@ -30,7 +33,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._memos = Memos()
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
+        self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
