@@ -26,6 +26,29 @@ class CredentialError(Exception):
     """A credential is missing or malformed; the message never contains secret material."""
 
 
+def namespace_problem(path: str, namespace: str | None, xr_namespace: str | None) -> str | None:
+    """Why an XR may not name a Secret in `namespace`, or None when it may.
+
+    This is the one rule for every Secret an XR names (the token Secret, robot token Secrets):
+    Crossplane fetches required resources with its own rights, so a namespaced XR, which a
+    tenant may write, reaches only its own namespace (`namespace` None means that one). A
+    cluster-scoped XR is written by cluster admins and may name any namespace. The
+    Composition's function input, written by the platform team, is not checked here.
+
+    Args:
+        path: The field that names the namespace, e.g. `spec.argocd.tokenSecretRef.namespace`.
+        namespace: The namespace the XR names, or None when it names none.
+        xr_namespace: The XR's namespace, or None for a cluster-scoped XR.
+    """
+    if xr_namespace is None or namespace is None or namespace == xr_namespace:
+        return None
+    return (
+        f"{path}: a namespaced UpboundEnvironment may only name Secrets in its own namespace "
+        f"{xr_namespace!r}; omit the namespace or set it to {xr_namespace!r} (the "
+        "Composition's function input, which the platform team writes, may name another)"
+    )
+
+
 def require_token(rsp: fnv1.RunFunctionResponse, ref: SecretKeyRef) -> None:
     """Ask Crossplane for the token Secret, under both the v2 and the 1.x field names."""
     response.require_resources(
