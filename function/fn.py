@@ -44,10 +44,20 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         memos are only ever touched from it.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self.answer, req)
+        rsp = await loop.run_in_executor(self._worker, self.answer, req)
+        # A kept response carries the tag of the call it last answered. The tag is set here,
+        # on the event loop's thread, where gRPC serializes the response as soon as this
+        # returns, with no other call's code in between; the worker never writes to a kept
+        # response. So each call gets its own tag without a copy of the response.
+        rsp.meta.tag = req.meta.tag
+        return rsp
 
     def answer(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        """The response to a request: kept from last time if unchanged, else run. Never raises."""
+        """The response to a request: kept from last time if unchanged, else run. Never raises.
+
+        The response may be one kept from an earlier call, with that call's meta.tag: the
+        caller sets the tag (RunFunction does). `run` gives a response of its own instead.
+        """
         tag = req.meta.tag
         xr = xr_identity(req.observed.composite.resource)
         kept = self._memos.response(xr, tag)
@@ -55,7 +65,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             self.log.debug("unchanged request; answered as before", tag=tag)
             return kept
         try:
-            rsp = self.run(req)
+            rsp, _ = self._respond(req)
         except Exception as e:  # The last resort that keeps Crossplane safe.
             # Log where it failed, not the exception's text or locals: they may hold secrets.
             where = traceback.extract_tb(e.__traceback__)[-1]
@@ -69,16 +79,37 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return rsp
 
     def run(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
-        """Compose the environment, or answer with one Fatal result that lists every problem."""
-        rsp = response.to(req)
+        """Compose the environment, or answer with one Fatal result that lists every problem.
+
+        The response is the caller's own, tagged like the request.
+        """
+        rsp, shared = self._respond(req)
+        if shared:
+            own = fnv1.RunFunctionResponse()
+            own.CopyFrom(rsp)
+            own.meta.tag = req.meta.tag
+            return own
+        return rsp
+
+    def _respond(self, req: fnv1.RunFunctionRequest) -> tuple[fnv1.RunFunctionResponse, bool]:
+        """The response, and whether it is kept for later calls (then not to be changed)."""
         xr = xr_identity(req.observed.composite.resource)
         log = self.log.bind(xr=xr[1])
         try:
             env = self._memos.environment(req)
         except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
+            rsp = response.to(req)
             response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
-            return rsp
+            return rsp, False
+
+        observed = Observed(req.observed.resources)
+        kept = self._memos.composed_before(xr, req, env, observed)
+        if kept is not None:
+            log.debug("observed state answers as before; composed as before")
+            return kept, True
+
+        rsp = response.to(req)
 
         token: SecretStr | None = None
         if env.uses_token:
@@ -88,14 +119,14 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
                 response.fatal(rsp, _invalid("UpboundEnvironment", [str(e)]))
-                return rsp
+                return rsp, False
 
-        observed = Observed(req.observed.resources)
         out = compose(env, observed, token)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
+        self._memos.keep_composed(xr, req, env, observed, rsp)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
-        return rsp
+        return rsp, True
 
 
 def _invalid(what: str, problems: list[str]) -> str:

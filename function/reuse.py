@@ -5,6 +5,11 @@ request with a hash of its content ("requests with identical tags will be otherw
 identical"), so meta.tag identifies a repeat. Keyed by the XR, `Memos` keeps:
 
 - its last response and that request's tag: a repeat gets the same response object back;
+- what that response was composed from: the parsed spec, the rest of the request but the
+  observed resources, and the facts (function/observed.py: every question the builders and
+  the status asked of the observed state, with its answer). A request with a new tag whose
+  observed state answers every question the same way (one resource's status moved on, but
+  nothing composed reads that) gets a copy of that response with its own tag, uncomposed;
 - its parsed spec, keyed on the XR but its status, and the input: a readiness change rewrites
   only the status, so the spec is not parsed again;
 - its desired resources as last serialized: those that come out the same are merged from
@@ -14,6 +19,7 @@ Nothing here is locked: the runner touches all of it only from its single worker
 """
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -21,6 +27,7 @@ from crossplane.function import resource
 
 from function import resolve, structs
 from function.compose.common import Desired
+from function.observed import Facts, Observed, confirms
 
 # XRs whose last response is kept for when their request comes again unchanged.
 RESPONSES_KEPT = 16
@@ -33,6 +40,8 @@ V = TypeVar("V")
 # An XR's namespace and name.
 Xr = tuple[str, str]
 _EnvironmentKey = tuple[tuple[str, object], ...]
+# Request fields that are not the observed state or the tag, serialized.
+_RestOfRequest = bytes
 # A desired resource as last written: its dict, its readiness, its serialized State entry.
 _Written = tuple[dict[str, Any], bool, bytes]
 # XR metadata that changes with every write of its status, and that parsing never reads.
@@ -66,6 +75,16 @@ class Lru(Generic[K, V]):
         return len(self._items)
 
 
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """A response and what it was composed from."""
+
+    env: resolve.Environment
+    rest: _RestOfRequest
+    facts: Facts
+    response: fnv1.RunFunctionResponse
+
+
 class Memos:
     """The responses, parsed specs and serialized resources kept for recent XRs."""
 
@@ -74,6 +93,7 @@ class Memos:
         self._responses: Lru[Xr, tuple[str, fnv1.RunFunctionResponse]] = Lru(RESPONSES_KEPT)
         self._environments: Lru[_EnvironmentKey, resolve.Environment] = Lru(ENVIRONMENTS_KEPT)
         self._written: Lru[Xr, dict[str, _Written]] = Lru(RESPONSES_KEPT)
+        self._composed: Lru[Xr, _Composed] = Lru(RESPONSES_KEPT)
 
     def response(self, xr: Xr, tag: str) -> fnv1.RunFunctionResponse | None:
         """The response kept for the XR's request with this tag, or None (always when untagged).
@@ -89,6 +109,34 @@ class Memos:
         """Keep the response to the XR's request with this tag (nothing when untagged)."""
         if tag:
             self._responses.put(xr, (tag, rsp))
+
+    def composed_before(
+        self, xr: Xr, req: fnv1.RunFunctionRequest, env: resolve.Environment, observed: Observed
+    ) -> fnv1.RunFunctionResponse | None:
+        """The XR's last composed response, if this request would compose it again.
+
+        That is when the spec is the same (the same parsed Environment), the request but its
+        observed resources and tag is the same, and the observed resources answer every
+        question the last composition asked as they did then. The same object as before,
+        with the tag it was last answered with: callers must not change it but for the tag.
+        """
+        kept = self._composed.get(xr)
+        if kept is None or kept.env is not env or kept.rest != _rest_of(req):
+            return None
+        if not confirms(observed, kept.facts):
+            return None
+        return kept.response
+
+    def keep_composed(
+        self,
+        xr: Xr,
+        req: fnv1.RunFunctionRequest,
+        env: resolve.Environment,
+        observed: Observed,
+        rsp: fnv1.RunFunctionResponse,
+    ) -> None:
+        """Keep a composed response with what it was composed from (see `composed_before`)."""
+        self._composed.put(xr, _Composed(env, _rest_of(req), observed.facts, rsp))
 
     def environment(self, req: fnv1.RunFunctionRequest) -> resolve.Environment:
         """The parsed spec; parsed again only when the XR (but its status) or the input change.
@@ -172,6 +220,15 @@ def _environment_key(xr: Any, function_input: Any) -> _EnvironmentKey:
             parts.append((name, _serialized(value)))
     parts.append(("input", _serialized(function_input)))
     return tuple(parts)
+
+
+def _rest_of(req: fnv1.RunFunctionRequest) -> _RestOfRequest:
+    """Every field of the request but its tag and observed state, serialized."""
+    rest = fnv1.RunFunctionRequest()
+    for field, value in req.ListFields():
+        if field.name not in ("meta", "observed"):
+            getattr(rest, field.name).MergeFrom(value)
+    return rest.SerializeToString(deterministic=True)
 
 
 def _serialized(message: Any) -> bytes | None:

@@ -1,10 +1,14 @@
 """What the runner reuses between calls never changes what it answers."""
 
 import asyncio
+from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pytest
+from crossplane.function import resource
 
 from function.fn import FunctionRunner
+from function.observed import Observed, confirms
 from function.reuse import RESPONSES_KEPT, Lru
 from tests import factories as f
 
@@ -23,15 +27,18 @@ def test_a_tagged_request_seen_before_gets_the_same_answer() -> None:
     req = tagged(f.request(f.xr(), observed=["group.dev"]), "t1")
     first = call(runner, req)
     assert call(runner, req) is first
+    desired = fnv1.State()
+    desired.CopyFrom(first.desired)
     second = call(runner, tagged(f.request(f.xr(), observed=["group.dev"]), "t2"))
-    assert second is not first
-    assert (second.meta.tag, second.desired) == ("t2", first.desired)
+    assert (second.meta.tag, second.desired) == ("t2", desired)
 
 
-def test_untagged_requests_are_always_composed() -> None:
+def test_untagged_requests_are_answered_from_what_they_observe() -> None:
     runner = FunctionRunner()
-    req = f.request(f.xr())
-    assert call(runner, req) is not call(runner, req)
+    before = f.request(f.xr())
+    later = f.request(f.xr(), observed=["group.dev", "group.prod"])
+    for req in (before, later, before):
+        assert call(runner, req) == f.run(req)
 
 
 def test_a_new_tag_composes_the_new_state_with_the_same_spec() -> None:
@@ -84,3 +91,91 @@ def test_reused_structs_replace_keys_as_struct_update_does() -> None:
         fresh = f.request(f.xr(), observed=names)
         fresh.desired.CopyFrom(req.desired)
         assert call(runner, req).desired == f.run(fresh).desired
+
+
+def settled(xr_: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, fnv1.Resource]]:
+    """An XR and the observed state in which everything it composes exists and is ready."""
+    xr_ = xr_ or f.xr()
+    return xr_, f.settle(xr_)[1]
+
+
+def with_status_change(
+    observed: dict[str, fnv1.Resource], name: str, **status: Any
+) -> dict[str, fnv1.Resource]:
+    """The observed state with one resource's status (and resourceVersion) moved on."""
+    changed = dict(observed)
+    body = resource.struct_to_dict(observed[name].resource)
+    body.setdefault("metadata", {})["resourceVersion"] = "4712"
+    body["status"] = {**body.get("status", {}), **status}
+    changed[name] = fnv1.Resource(
+        resource=resource.dict_to_struct(body), connection_details=observed[name].connection_details
+    )
+    return changed
+
+
+def test_a_change_nothing_composed_reads_answers_as_before_with_the_new_tag() -> None:
+    runner = FunctionRunner()
+    xr_, observed = settled()
+    first = call(runner, tagged(f.request(xr_, observed=observed), "t1"))
+    name = next(n for n in observed if n.startswith("controlplane."))
+    later = tagged(f.request(xr_, observed=with_status_change(observed, name, atProvider={})), "t2")
+    again = call(runner, later)
+    assert again is first  # answered without composing
+    assert again.meta.tag == "t2"
+    assert runner.run(later) == f.run(later)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_a_change_a_composition_reads_composes_again(ready: bool) -> None:
+    runner = FunctionRunner()
+    xr_, observed = settled()
+    call(runner, tagged(f.request(xr_, observed=observed), "t1"))
+    name = next(n for n in observed if n.startswith("controlplane."))
+    conditions = [{"type": "Ready", "status": str(ready)}]
+    changed = with_status_change(observed, name, conditions=conditions)
+    for i, state in enumerate((changed, observed, changed)):
+        req = tagged(f.request(xr_, observed=state), f"t{i + 2}")
+        assert call(runner, req) == f.run(req)
+
+
+def test_a_change_outside_the_observed_state_composes_again() -> None:
+    runner = FunctionRunner()
+    xr_, observed = settled()
+    call(runner, tagged(f.request(xr_, observed=observed), "t1"))
+    other_token = {**f.TOKEN_SECRET, "data": {"token": "b3RoZXI="}}
+    req = tagged(f.request(xr_, observed=observed, token_secret=other_token), "t2")
+    assert call(runner, req) == f.run(req)
+    earlier_step = tagged(f.request(xr_, observed=observed), "t3")
+    earlier_step.desired.resources["extra"].resource.update({"kind": "ConfigMap"})
+    assert call(runner, earlier_step) == f.run(earlier_step)
+    assert "extra" in call(runner, earlier_step).desired.resources
+
+
+def test_a_resource_that_goes_away_composes_again() -> None:
+    runner = FunctionRunner()
+    xr_, observed = settled()
+    call(runner, tagged(f.request(xr_, observed=observed), "t1"))
+    name = next(n for n in observed if n.startswith("group."))
+    fewer = {n: r for n, r in observed.items() if n != name}
+    req = tagged(f.request(xr_, observed=fewer), "t2")
+    assert call(runner, req) == f.run(req)
+
+
+def test_every_query_of_the_observed_state_is_a_recorded_fact() -> None:
+    queries = {n for n, v in vars(Observed).items() if not n.startswith("_") and callable(v)}
+    assert queries == set(Observed._queries)
+    _, observed = settled()
+    view = Observed(observed)
+    name = next(n for n in observed if n.startswith("group."))
+    copy_ = view.as_desired(name)
+    copy_["metadata"]["annotations"] = {"changed": "by a builder"}
+    assert view.as_desired(name) != copy_  # each caller gets its own
+    assert view.names("group") == tuple(sorted(n for n in observed if n.startswith("group.")))
+    assert view.ready(name)
+    assert set(view.facts) == {
+        ("as_desired", (name,), ()),
+        ("names", ("group",), ()),
+        ("ready", (name,), ()),
+    }
+    assert confirms(Observed(observed), view.facts)
+    assert not confirms(Observed({}), view.facts)
