@@ -1,24 +1,31 @@
 """The benchmark: this function against the gRPC floor and a peer, over gRPC on localhost.
 
     scripts/bench                      # everything; writes bench/results/run-<time>.json
-    scripts/bench --sizes 1,100 --seconds 1 --no-peer
+    scripts/bench --sizes 100 --seconds 1 --no-peer
 
-For each environment size (control planes) it starts each server as a subprocess (the same
-way the tests do, with tests/server.py), pinned to CPU 0 while this client runs on CPU 1,
-and sends the same steady-state request over and over:
+For each environment size (control planes) and mode (bench/modes.py: single-XR, and sharded
+once the function shards) it starts each server as a subprocess (the same way the tests do,
+with tests/server.py), pinned to CPU 0 while this client runs on CPU 1, and sends each call
+of the mode over and over:
 
-- ours: `python -m function.main`;
-- ours_changed: the same server, but every call carries a new tag, so nothing is answered
-  as before and the function composes each call from scratch;
+- ours: `python -m function.main`, the same request again (steady: as at every TTL);
+- ours_changed: every call a new tag and one observed resource's status moved on;
+- ours_recomposed: every call a new tag and one observed resource's readiness flipped, so the
+  function composes from scratch;
 - floor: `python -m bench.floor`, a minimal SDK function answering with a prebuilt copy of
   our response (what gRPC and protobuf alone cost in Python);
-- peer: crossplane-function-pythonic 0.1.4 running bench/peer/peer_composition.py, which
-  composes the same resources (checked: same names, same bodies, same XR status).
+- peer-<version>: crossplane-function-pythonic at each release in `--peers`, running
+  bench/peer/peer_composition.py, sent the `changed` calls.
 
-It reports p50/p99 latency, calls per second of server CPU (one core), request and response
-bytes and the server's peak RSS (VmHWM); then cold start and idle RSS, calls per second with
-16 concurrent callers for 1 and 2 `--workers` (measured first, unpinned), and the calls per
-hour that the TTLs imply. `--check` exits 1 when a target of issue 4 is missed.
+Every server's last answer must equal what this function composes, in-process and from
+scratch, for the same request (same desired resources, same XR status); a server that
+composes something else stops the run with exit code 2 and the first difference.
+
+It reports p50/p99 latency, CPU per call (server CPU time), request and response bytes and
+the server's peak RSS (VmHWM); per mode the CPU to reconcile the whole environment once (the
+sum over its calls) and whether every call fits the message ceilings; then cold start and
+idle RSS, and calls per second with 16 concurrent callers for 1 and 2 `--workers`.
+`--check` exits 1 when a target of issue 4 or 12 is missed.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -34,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +50,20 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 from crossplane.function import logging, resource
 
-from bench import environments
+from bench import environments, modes, report
 from function.fn import FunctionRunner
+from function.reuse import xr_identity
 from tests import server as servers
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-PEER_PYTHON = ROOT / "bench" / ".venv-peer" / "bin" / "python"
 METHOD = "/" + fnv1.DESCRIPTOR.services_by_name["FunctionRunnerService"].full_name + "/RunFunction"
 SERVER_CPU, CLIENT_CPU = 0, 1
 MAX_MESSAGE_MB = 64
-SDK_DEFAULT_TTL = 60
+# The ceilings a call meets in a cluster: the function's default receive limit (the SDK's
+# --max-recv-message-size, 4 MB) and gRPC's default receive limit on Crossplane's side for
+# the response (Crossplane's function client sets none), both 4 MiB.
+REQUEST_CEILING = RESPONSE_CEILING = 4 << 20
 CONCURRENT_CALLERS = 16
 CONCURRENCY_SIZE = 100
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -60,8 +71,14 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # has not grown yet (the floor's), and maps them again on the next: that costs the floor
 # more than gRPC and protobuf do. Every server runs with these fixed thresholds instead.
 FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
+# What each of our servers is sent (bench/modes.py).
+OURS = {"ours": "steady", "ours_changed": "changed", "ours_recomposed": "recomposed"}
 
 Program = Sequence[str]
+
+
+class CompositionMismatch(SystemExit):
+    """A server composed something else than this function does for the same request."""
 
 
 def ours() -> Program:
@@ -69,14 +86,44 @@ def ours() -> Program:
     return (sys.executable, "-m", "function.main")
 
 
-def floor(response_file: Path) -> Program:
-    """The command that serves the floor with one prebuilt response."""
-    return (sys.executable, "-m", "bench.floor", "--response", str(response_file))
+def floor(responses: dict[tuple[str, str], Path]) -> Program:
+    """The command that serves the floor with prebuilt responses, one per XR."""
+    flags = [f"--response={ns}/{name}={path}" for (ns, name), path in responses.items()]
+    return (sys.executable, "-m", "bench.floor", *flags)
 
 
-def peer() -> Program:
-    """The command that serves function-pythonic with the benchmark's composition."""
-    return (str(PEER_PYTHON), "-m", "crossplane.pythonic.main", "--python-path", "bench/peer")
+def peer_python(version: str) -> Path:
+    """The Python of the venv that scripts/bench sets up for a peer release."""
+    return ROOT / "bench" / f".venv-peer-{version}" / "bin" / "python"
+
+
+def peer(version: str) -> Program:
+    """The command that serves function-pythonic with the benchmark's composition.
+
+    Releases from 0.2 on start with a `grpc` subcommand; 0.1 serves without one.
+    """
+    python = str(peer_python(version))
+    usage = subprocess.run(
+        [python, "-m", "crossplane.pythonic.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    subcommand = ["grpc"] if "grpc" in usage.split("Command:")[-1] else []
+    return (python, "-m", "crossplane.pythonic.main", *subcommand, "--python-path", "bench/peer")
+
+
+def peer_unavailable(version: str) -> str | None:
+    """Why a peer release cannot run here, or None."""
+    python = peer_python(version)
+    if not python.exists():
+        return f"{python.relative_to(ROOT)} is missing (scripts/bench creates it)"
+    probe = subprocess.run(
+        [str(python), "-c", "import crossplane.pythonic"], capture_output=True, check=False
+    )
+    if probe.returncode:
+        return "crossplane-function-pythonic does not import: " + probe.stderr.decode()[-300:]
+    return None
 
 
 def pinned(program: Program, cpu: int) -> Program:
@@ -114,50 +161,59 @@ def channel_options(*, own_connection: bool = False) -> list[tuple[str, int]]:
     return options
 
 
-def server_flags() -> list[str]:
-    """Flags that every server takes (the peer has no message size flags: 4 MB it is)."""
-    return ["--insecure"]
+def server_flags(*, large: bool = False) -> list[str]:
+    """Flags that our servers and the floor take; `large` raises the message limits."""
+    return ["--insecure"] + (["--max-recv-message-size", str(MAX_MESSAGE_MB)] if large else [])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th quantile (0..1) of sorted values, nearest rank below."""
+    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def measure(
-    server: servers.Server,
-    payload: bytes,
-    seconds: float,
-    min_calls: int,
-    *,
-    changed: bool = False,
+    server: servers.Server, calls: list[Iterator[bytes]], seconds: float, min_passes: int
 ) -> dict[str, Any]:
-    """Sequential calls for `seconds` (at least `min_calls`): latency, CPU and memory.
+    """Passes over every call of a mode for `seconds` (at least `min_passes`), one at a time.
 
-    `changed` gives every call a new tag, as if the state had changed since the last call,
-    so the function composes from scratch instead of answering as before.
+    Returns latency per call (the top XR's and the others'), CPU per pass (reconciling the
+    whole environment once), the largest request and response, peak RSS, and the last
+    request and answer of each call.
     """
     with grpc.insecure_channel(server.address, options=channel_options()) as channel:
         call = raw_call(channel)
-        for i in range(3):  # Warm up: connection, imports, caches.
-            answer = call(payload + environments.retagged(f"warm-{i}"), timeout=300)
-        answer = call(payload, timeout=300)
-        latencies: list[float] = []
+        last: list[tuple[bytes, bytes]] = []
+        for variants in calls:  # Warm up: connection, imports, memos.
+            for body in itertools.islice(variants, 2):
+                last.append((body, call(body, timeout=600)))
+        latencies: list[list[float]] = [[] for _ in calls]
+        last = [(b"", b"")] * len(calls)
+        passes = 0
         cpu_before = cpu_seconds(server.proc.pid)
         started = time.perf_counter()
-        while len(latencies) < min_calls or time.perf_counter() - started < seconds:
-            body = payload + environments.retagged(f"call-{len(latencies)}") if changed else payload
-            t = time.perf_counter()
-            answer = call(body, timeout=300)
-            latencies.append(time.perf_counter() - t)
+        while passes < min_passes or time.perf_counter() - started < seconds:
+            for i, variants in enumerate(calls):
+                body = next(variants)
+                t = time.perf_counter()
+                answer = call(body, timeout=600)
+                latencies[i].append(time.perf_counter() - t)
+                last[i] = (body, answer)
+            passes += 1
         cpu = cpu_seconds(server.proc.pid) - cpu_before
-    latencies.sort()
+    top = sorted(latencies[0])
+    others = sorted(x for per_call in latencies[1:] for x in per_call)
     return {
-        "calls": len(latencies),
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "mean_ms": 1000 * statistics.fmean(latencies),
-        "cpu_ms_per_call": 1000 * cpu / len(latencies),
-        "calls_per_cpu_second": len(latencies) / cpu if cpu else None,
-        "request_bytes": len(payload),
-        "response_bytes": len(answer),
+        "passes": passes,
+        "calls_per_pass": len(calls),
+        "p50_ms": 1000 * statistics.median(top),
+        "p99_ms": 1000 * percentile(top, 0.99),
+        "others_p50_ms": 1000 * statistics.median(others) if others else None,
+        "others_p99_ms": 1000 * percentile(others, 0.99) if others else None,
+        "cpu_ms_per_pass": 1000 * cpu / passes,
+        "request_bytes": max(len(body) for body, _ in last),
+        "response_bytes": max(len(answer) for _, answer in last),
         "peak_rss_mib": status_kib(server.proc.pid, "VmHWM") / 1024,
-        "response": answer,
+        "last": last,
     }
 
 
@@ -183,32 +239,38 @@ def cold_start(program: Program, log_dir: Path, payload: bytes) -> dict[str, flo
         servers.stop(server)
 
 
-async def _callers(address: str, payload: bytes, seconds: float) -> int:
-    """Calls completed by CONCURRENT_CALLERS callers, each on its own connection."""
+async def _callers(address: str, payloads: list[bytes], seconds: float) -> int:
+    """Calls completed by CONCURRENT_CALLERS callers, each on its own connection.
+
+    Caller k sends payloads k, k + 16, ...: every XR of the environment is called.
+    """
     deadline = time.perf_counter() + seconds
     done = 0
 
-    async def caller() -> None:
+    async def caller(k: int) -> None:
         nonlocal done
         options = channel_options(own_connection=True)
+        mine = payloads[k % len(payloads) :: CONCURRENT_CALLERS] or payloads[:1]
         async with grpc.aio.insecure_channel(address, options=options) as channel:
             call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
-            await call(payload, timeout=300)  # connect before the clock counts
-            while time.perf_counter() < deadline:  # every call a changed state: no memo
-                await call(payload + environments.retagged(f"{id(call)}-{done}"), timeout=300)
+            await call(mine[0], timeout=600)  # connect before the clock counts
+            for i in itertools.count():
+                if time.perf_counter() >= deadline:
+                    break
+                # Every call a changed state: a new tag.
+                tag = environments.retagged(f"{k}-{i}")
+                await call(mine[i % len(mine)] + tag, timeout=600)
                 done += 1
 
-    await asyncio.gather(*(caller() for _ in range(CONCURRENT_CALLERS)))
+    await asyncio.gather(*(caller(k) for k in range(CONCURRENT_CALLERS)))
     return done
 
 
-def concurrency(log_dir: Path, payload: bytes, workers: int, seconds: float) -> dict[str, Any]:
-    """Calls per second with 16 concurrent callers against `--workers N` (not pinned).
-
-    Every call carries a new tag, as the calls for many different XRs would: the function
-    composes each one.
-    """
-    flags = [*server_flags()] + (["--workers", str(workers)] if workers > 1 else [])
+def concurrency(
+    log_dir: Path, payloads: list[bytes], workers: int, seconds: float
+) -> dict[str, Any]:
+    """Calls per second with 16 concurrent callers against `--workers N` (not pinned)."""
+    flags = [*server_flags(large=True)] + (["--workers", str(workers)] if workers > 1 else [])
     with servers.function_server(log_dir, *flags) as server:
         if workers > 1:  # every worker listening, not only the first
             port = int(server.address.rsplit(":", 1)[1])
@@ -218,7 +280,7 @@ def concurrency(log_dir: Path, payload: bytes, workers: int, seconds: float) -> 
         server_cpu = sum(cpu_seconds(pid) for pid in pids)
         client_cpu = time.process_time()
         started = time.perf_counter()
-        done = asyncio.run(_callers(server.address, payload, seconds))
+        done = asyncio.run(_callers(server.address, payloads, seconds))
         elapsed = time.perf_counter() - started
         server_cpu = sum(cpu_seconds(pid) for pid in pids) - server_cpu
         client_cpu = time.process_time() - client_cpu
@@ -231,24 +293,53 @@ def concurrency(log_dir: Path, payload: bytes, workers: int, seconds: float) -> 
     }
 
 
-def supports_workers() -> bool:
-    """Whether this function's CLI has --workers."""
-    out = subprocess.run([*ours(), "--help"], cwd=ROOT, capture_output=True, text=True, check=False)
-    return "--workers" in out.stdout
+def first_difference(expected: bytes, got: bytes) -> str | None:
+    """Where a response differs from ours in desired resources or XR, or None when it does not."""
+    x, y = fnv1.RunFunctionResponse.FromString(expected), fnv1.RunFunctionResponse.FromString(got)
+    ours_, theirs = set(x.desired.resources), set(y.desired.resources)
+    if ours_ != theirs:
+        missing, extra = sorted(ours_ - theirs)[:3], sorted(theirs - ours_)[:3]
+        return f"resources missing: {missing}; resources extra: {extra}"
+    pairs = [("XR", x.desired.composite.resource, y.desired.composite.resource)] + [
+        (name, x.desired.resources[name].resource, y.desired.resources[name].resource)
+        for name in sorted(ours_)
+    ]
+    for name, a, b in pairs:
+        diff = _first_path(resource.struct_to_dict(a), resource.struct_to_dict(b), name)
+        if diff:
+            return diff
+    return None
 
 
-def same_composition(a: bytes, b: bytes) -> bool:
-    """Whether two responses desire the same resources and XR status."""
-    x, y = fnv1.RunFunctionResponse.FromString(a), fnv1.RunFunctionResponse.FromString(b)
-    if set(x.desired.resources) != set(y.desired.resources):
-        return False
-    return all(
-        resource.struct_to_dict(x.desired.resources[k].resource)
-        == resource.struct_to_dict(y.desired.resources[k].resource)
-        for k in x.desired.resources
-    ) and resource.struct_to_dict(x.desired.composite.resource) == resource.struct_to_dict(
-        y.desired.composite.resource
-    )
+def _first_path(a: Any, b: Any, path: str) -> str | None:
+    """The first path where two plain values differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key}: ours {a.get(key)!r:.200}, theirs {b.get(key)!r:.200}"
+            diff = _first_path(a[key], b[key], f"{path}.{key}")
+            if diff:
+                return diff
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            diff = _first_path(x, y, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None
+    return None if a == b else f"{path}: ours {a!r:.200}, theirs {b!r:.200}"
+
+
+def check_answers(server: str, n: int, last: list[tuple[bytes, bytes]]) -> None:
+    """Stop the run (exit 2) unless every last answer is what this function composes for it."""
+    for body, answer in last:
+        expected = FunctionRunner().run(fnv1.RunFunctionRequest.FromString(body))
+        diff = first_difference(expected.SerializeToString(), answer)
+        if diff is not None:
+            raise CompositionMismatch(
+                f"{server} at {n} control planes composes something else than this function "
+                f"for the same request; first difference: {diff}"
+            )
 
 
 def machine() -> dict[str, Any]:
@@ -266,49 +357,57 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "python": platform.python_version(),
         "kernel": platform.release(),
+        "mem_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
     }
 
 
-def run_size(
-    n: int, work: Path, args: argparse.Namespace, peer_reason: str | None
+def run_mode(
+    n: int, mode: modes.Mode, work: Path, args: argparse.Namespace, peers: dict[str, str | None]
 ) -> dict[str, Any]:
-    """All three servers on one environment size."""
-    req = environments.steady_request(n)
-    payload = req.SerializeToString()
-    prebuilt = FunctionRunner().run(req)
-    response_file = work / f"response-{n}.bin"
-    response_file.write_bytes(prebuilt.SerializeToString())
-    programs: dict[str, Program] = {
-        "ours": ours(),
-        "ours_changed": ours(),
-        "floor": floor(response_file),
+    """Every server on one mode of one environment size."""
+    responses = {}
+    for i, req in enumerate(mode.requests):
+        path = work / f"response-{mode.name}-{n}-{i}.bin"
+        path.write_bytes(FunctionRunner().run(req).SerializeToString())
+        responses[xr_identity(req.observed.composite.resource)] = path
+    large = any(r.ByteSize() > REQUEST_CEILING for r in mode.requests) or any(
+        p.stat().st_size > RESPONSE_CEILING for p in responses.values()
+    )
+    servers_: dict[str, tuple[Program, str]] = {
+        **{name: (ours(), kind) for name, kind in OURS.items()},
+        "floor": (floor(responses), "changed"),
     }
-    if peer_reason is None:
-        programs["peer"] = peer()
-    row: dict[str, Any] = {"control_planes": n, "resources": len(prebuilt.desired.resources)}
-    answers: dict[str, bytes] = {}
-    for name, command in programs.items():
+    if mode.name == modes.SINGLE and not large and n <= args.peer_max_size:
+        for version, reason in peers.items():
+            if reason is None:
+                servers_[f"peer-{version}"] = (peer(version), "changed")
+    row: dict[str, Any] = {"control_planes": n, "mode": mode.name, "calls": len(mode.requests)}
+    for name, (command, kind) in servers_.items():
         program = pinned(command, SERVER_CPU) if args.pin else command
-        changed = name == "ours_changed"
-        with servers.function_server(work / f"{name}-{n}", *server_flags(), program=program) as s:
-            figures = measure(s, payload, args.seconds, args.min_calls, changed=changed)
-        answers[name] = figures.pop("response")
+        flags = server_flags(large=large) if not name.startswith("peer") else ["--insecure"]
+        calls = [modes.variants(req, kind) for req in mode.requests]
+        with servers.function_server(
+            work / f"{name}-{mode.name}-{n}", *flags, program=program
+        ) as s:
+            figures = measure(s, calls, args.seconds, args.min_passes)
+        check_answers(name, n, figures.pop("last"))
+        figures["sent"] = kind
         row[name] = figures
-        print(f"  {n:>4} control planes  {name:<5} p50 {figures['p50_ms']:8.2f} ms", flush=True)
-    row["ours_equals_floor"] = same_composition(answers["ours"], answers["floor"])
-    row["ours_changed_equals_ours"] = same_composition(answers["ours_changed"], answers["ours"])
-    if "peer" in answers:
-        row["peer_equals_ours"] = same_composition(answers["peer"], answers["ours"])
+        print(
+            f"  {n:>5} control planes  {mode.name:<9} {name:<16} "
+            f"p50 {figures['p50_ms']:9.2f} ms  CPU/pass {figures['cpu_ms_per_pass']:9.2f} ms",
+            flush=True,
+        )
+    ours_ = row["ours"]
+    row["fits_ceilings"] = (
+        ours_["request_bytes"] <= REQUEST_CEILING and ours_["response_bytes"] <= RESPONSE_CEILING
+    )
     row["ratios"] = {
         f"{mine}/{ref}_p50": row[mine]["p50_ms"] / row[ref]["p50_ms"]
-        for mine in ("ours", "ours_changed")
-        for ref in ("floor", "peer")
+        for mine in OURS
+        for ref in ("floor", *(k for k in row if k.startswith("peer-")))
         if ref in row
     }
-    for mine in ("ours", "ours_changed"):
-        row["ratios"][f"{mine}/floor_cpu"] = (
-            row[mine]["cpu_ms_per_call"] / row["floor"]["cpu_ms_per_call"]
-        )
     return row
 
 
@@ -318,136 +417,62 @@ def ttl_figures(per_call_cpu_ms: float | None) -> dict[str, Any]:
     ready = runner.run(environments.steady_request(100)).meta.ttl.seconds
     waiting = runner.run(environments.steady_request(100, not_ready=1)).meta.ttl.seconds
     rows = {}
-    for label, ttl in (("ready", ready), ("waiting", waiting), ("sdk_default", SDK_DEFAULT_TTL)):
+    for label, ttl in (("ready", ready), ("waiting", waiting), ("sdk_default", 60)):
         calls = 3600 / ttl
         cpu = calls * per_call_cpu_ms / 1000 if per_call_cpu_ms else None
         rows[label] = {"ttl_seconds": ttl, "calls_per_hour": calls, "cpu_seconds_per_hour": cpu}
     return rows
 
 
-def peer_unavailable() -> str | None:
-    """Why the peer cannot run here, or None."""
-    if not PEER_PYTHON.exists():
-        return f"{PEER_PYTHON.relative_to(ROOT)} is missing (scripts/bench creates it)"
-    probe = subprocess.run(
-        [str(PEER_PYTHON), "-c", "import crossplane.pythonic"], capture_output=True, check=False
-    )
-    if probe.returncode:
-        return "crossplane-function-pythonic does not import: " + probe.stderr.decode()[-300:]
-    return None
+def supports_workers() -> bool:
+    """Whether this function's CLI has --workers."""
+    out = subprocess.run([*ours(), "--help"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return "--workers" in out.stdout
 
 
-def table(result: dict[str, Any]) -> str:
-    """The results as a Markdown table, as the README shows them."""
-    lines = [
-        "| control planes | resources | server | p50 ms | p99 ms | calls/s (1 core) "
-        "| request KiB | response KiB | peak RSS MiB |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Calls per second for 1 and 2 workers: the sharded environment if there is one."""
+    mode = modes.sharded(args.concurrency_size) or modes.single(args.concurrency_size)
+    payloads = mode.payloads
+    pools = (1, 2) if supports_workers() else (1,)
+    rounds = [
+        concurrency(work / f"workers-{w}-{r}", payloads, w, args.concurrency_seconds)
+        for r in range(args.concurrency_rounds)
+        for w in pools
     ]
-    for row in result["sizes"]:
-        for name in ("ours", "ours_changed", "floor", "peer"):
-            if name not in row:
-                continue
-            f = row[name]
-            rate = f["calls_per_cpu_second"]
-            lines.append(
-                f"| {row['control_planes']} | {row['resources']} | {name} | {f['p50_ms']:.2f} "
-                f"| {f['p99_ms']:.2f} | {rate:.0f} | {f['request_bytes'] / 1024:.0f} "
-                f"| {f['response_bytes'] / 1024:.0f} | {f['peak_rss_mib']:.0f} |"
-                if rate
-                else f"| {row['control_planes']} | {row['resources']} | {name} | ... |"
-            )
-    return "\n".join(lines)
-
-
-def ratio_table(result: dict[str, Any]) -> str:
-    """The ratios against the targets, as a Markdown table (medians: p50)."""
-    rows = result["sizes"]
-    header = "| p50 ratio | " + " | ".join(str(r["control_planes"]) for r in rows) + " | target |"
-    lines = [header, "|---|" + "---:|" * len(rows) + "---|"]
-    targets = {
-        "ours/floor": "<= 1.5 at 100 and 500",
-        "ours_changed/floor": "",
-        "ours/peer": "<= 0.33",
-        "ours_changed/peer": "<= 0.33",
-    }
-    for name, target in targets.items():
-        key = f"{name}_p50"
-        if all(key in r["ratios"] for r in rows):
-            cells = " | ".join(f"{r['ratios'][key]:.2f}" for r in rows)
-            lines.append(f"| {name} | {cells} | {target} |")
-    return "\n".join(lines)
-
-
-def summary(result: dict[str, Any]) -> str:
-    """Growth, cold start, concurrency and TTL figures, one per line."""
-    out = []
-    by_size = {row["control_planes"]: row for row in result["sizes"]}
-    if 100 in by_size and 500 in by_size:
-        for mine in ("ours", "ours_changed"):
-            growth = by_size[500][mine]["p50_ms"] / by_size[100][mine]["p50_ms"]
-            out.append(f"500 vs 100 control planes ({mine}, p50): {growth:.2f}x")
-        floor = by_size[500]["floor"]["p50_ms"] / by_size[100]["floor"]["p50_ms"]
-        out.append(f"500 vs 100 control planes (floor, p50): {floor:.2f}x")
-    cold = result["cold_start"]
-    out.append(
-        f"cold start (process start to first answer): {cold['seconds']:.2f} s; "
-        f"idle RSS {cold['idle_rss_mib']:.0f} MiB"
-    )
-    for c in result["concurrency"]:
-        out.append(
-            f"{CONCURRENT_CALLERS} concurrent callers, {c['workers']} worker(s), "
-            f"{CONCURRENCY_SIZE} control planes: {c['calls_per_second']:.1f} calls/s "
-            f"(median of {len(c['rounds'])}; server cores busy "
-            f"{statistics.median(r['server_cores_busy'] for r in c['rounds']):.2f}, client "
-            f"{statistics.median(r['client_cores_busy'] for r in c['rounds']):.2f})"
-        )
-    for label, t in result["ttl"].items():
-        cpu = t["cpu_seconds_per_hour"]
-        out.append(
-            f"TTL {label} ({t['ttl_seconds']} s): {t['calls_per_hour']:.0f} calls/h"
-            + (f", {cpu:.2f} CPU s/h" if cpu is not None else "")
-        )
-    if result.get("peer_unavailable"):
-        out.append(f"peer not measured: {result['peer_unavailable']}")
-    return "\n".join(out)
-
-
-def missed_targets(result: dict[str, Any]) -> list[str]:
-    """The issue's targets that this run missed, each with its figure (ratios of one run)."""
-    missed = []
-    by_size = {row["control_planes"]: row for row in result["sizes"]}
-    for n in (100, 500):
-        ratio = by_size.get(n, {}).get("ratios", {}).get("ours/floor_p50")
-        if ratio is not None and ratio > 1.5:
-            missed.append(f"ours/floor at {n} control planes is {ratio:.2f} (> 1.5)")
-    for row in result["sizes"]:
-        ratio = row["ratios"].get("ours/peer_p50")
-        if ratio is not None and ratio > 1 / 3:
-            missed.append(f"ours/peer at {row['control_planes']} is {ratio:.2f} (> 0.33)")
-    if 100 in by_size and 500 in by_size:
-        growth = by_size[500]["ours"]["p50_ms"] / by_size[100]["ours"]["p50_ms"]
-        if growth > 5.5:
-            missed.append(f"500 control planes cost {growth:.2f}x 100 (> 5.5)")
-    cold = result["cold_start"]
-    if cold["seconds"] >= 1.5:
-        missed.append(f"cold start {cold['seconds']:.2f} s (>= 1.5)")
-    if cold["idle_rss_mib"] >= 80:
-        missed.append(f"idle RSS {cold['idle_rss_mib']:.0f} MiB (>= 80)")
-    return missed
+    return [
+        {
+            "workers": w,
+            "mode": mode.name,
+            "control_planes": args.concurrency_size,
+            "calls_per_second": statistics.median(
+                c["calls_per_second"] for c in rounds if c["workers"] == w
+            ),
+            "server_cores_busy": statistics.median(
+                c["server_cores_busy"] for c in rounds if c["workers"] == w
+            ),
+            "rounds": [c for c in rounds if c["workers"] == w],
+        }
+        for w in pools
+    ]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The benchmark's options."""
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, environments.SIZES)))
-    parser.add_argument("--seconds", type=float, default=3.0, help="per server and size")
-    parser.add_argument("--min-calls", type=int, default=10, help="per server and size")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per server, mode and size")
+    parser.add_argument("--min-passes", type=int, default=10, help="per server, mode and size")
+    parser.add_argument("--peers", default="", help="function-pythonic releases, e.g. 0.6.3,0.1.4")
+    parser.add_argument("--no-peer", action="store_true", help="skip function-pythonic")
+    parser.add_argument(
+        "--peer-max-size", type=int, default=500, help="largest size the peers are sent"
+    )
+    parser.add_argument("--concurrency-size", type=int, default=CONCURRENCY_SIZE)
     parser.add_argument("--concurrency-seconds", type=float, default=4.0)
     parser.add_argument(
         "--concurrency-rounds", type=int, default=3, help="1 and 2 workers, alternately"
     )
-    parser.add_argument("--no-peer", action="store_true", help="skip function-pythonic")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not use taskset")
     parser.add_argument(
         "--default-malloc",
@@ -456,9 +481,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run the servers with glibc's default malloc thresholds",
     )
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a target of the issue is missed"
+        "--check", action="store_true", help="exit 1 if a target of the issues is missed"
     )
     parser.add_argument("--out", type=Path, help="result file (bench/results/run-<time>.json)")
+    parser.add_argument("--doc", type=Path, help="also write the figures as Markdown here")
     return parser.parse_args(argv)
 
 
@@ -470,7 +496,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args.pin = args.pin and (os.cpu_count() or 1) > 1
     if args.fixed_malloc:
         os.environ.update(FIXED_MALLOC)  # servers.start passes the environment on
-    peer_reason = "skipped (--no-peer)" if args.no_peer else peer_unavailable()
+    versions = [] if args.no_peer else [v for v in args.peers.split(",") if v]
+    peers = {v: peer_unavailable(v) for v in versions}
     started = datetime.datetime.now(datetime.UTC)
     result: dict[str, Any] = {
         "command": "scripts/bench " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -478,33 +505,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "machine": machine(),
         "pinned": args.pin,
         "server_environment": FIXED_MALLOC if args.fixed_malloc else {},
-        "peer_unavailable": peer_reason,
+        "peers": {v: reason or "measured" for v, reason in peers.items()},
         "sizes": [],
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         # First, before this process pins itself (and the gRPC threads it starts) to a CPU.
-        payload = environments.steady_request(CONCURRENCY_SIZE).SerializeToString()
-        pools = (1, 2) if supports_workers() else (1,)
-        rounds = [
-            concurrency(work / f"workers-{w}-{r}", payload, w, args.concurrency_seconds)
-            for r in range(args.concurrency_rounds)
-            for w in pools
-        ]
-        result["concurrency"] = [
-            {
-                "workers": w,
-                "calls_per_second": statistics.median(
-                    c["calls_per_second"] for c in rounds if c["workers"] == w
-                ),
-                "rounds": [c for c in rounds if c["workers"] == w],
-            }
-            for w in pools
-        ]
+        result["concurrency"] = throughput(work, args)
         if args.pin:
             os.sched_setaffinity(0, {CLIENT_CPU})
         for n in sizes:
-            result["sizes"].append(run_size(n, work, args, peer_reason))
+            for make in (modes.single, modes.sharded):
+                mode = make(n)
+                if mode is None:
+                    result.setdefault("not_measured", []).append(
+                        f"sharded at {n}: the function composes no child XRs (not sharded)"
+                    )
+                    continue
+                result["sizes"].append(run_mode(n, mode, work, args, peers))
         small = environments.steady_request(1).SerializeToString()
         starts = [cold_start(ours(), work / f"cold-{i}", small) for i in range(3)]
         result["cold_start"] = {
@@ -513,23 +531,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "runs": starts,
         }
     per_call = next(
-        (r["ours"]["cpu_ms_per_call"] for r in result["sizes"] if r["control_planes"] == 100),
+        (
+            r["ours"]["cpu_ms_per_pass"]
+            for r in result["sizes"]
+            if r["control_planes"] == 100 and r["mode"] == modes.SINGLE
+        ),
         None,
     )
     result["ttl"] = ttl_figures(per_call)
+    result["missed_targets"] = report.missed_targets(result)
+    text = report.markdown(result)
     print()
-    print(table(result))
-    print()
-    print(ratio_table(result))
-    print()
-    print(summary(result))
-    result["missed_targets"] = missed_targets(result)
-    for target in result["missed_targets"]:
-        print(f"missed: {target}")
+    print(text)
     out = args.out or RESULTS / f"run-{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nwrote {where}")
+    if args.doc:
+        args.doc.write_text(report.document(result, str(where)))
+        print(f"wrote {args.doc}")
     if args.check and result["missed_targets"]:
         sys.exit(1)
     return result

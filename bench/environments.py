@@ -1,7 +1,8 @@
 """Benchmark inputs: UpboundEnvironment XRs of a given size and a steady, all-ready observed state.
 
-An environment of `n` control planes has n/5 groups (at least one), and n/5 teams, robots and
-repositories; each robot is in two teams and each repository grants two teams. The observed
+An environment of `n` control planes has groups of 10 (n/10 groups, at least one, at most the
+API's 100; then the groups grow), and n/5 teams, robots and repositories (at least one, at most
+the API's 200); each robot is in two teams and each repository grants two teams. The observed
 state is what Crossplane sends once everything exists and is ready: every composed resource as
 the function desires it, with the metadata and status the API server and the providers add,
 and the Upbound token Secret as a required resource.
@@ -17,10 +18,12 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
+from function.api.types import MAX_GROUPS, MAX_IAM_ENTRIES
 from function.credentials import TOKEN_REQUIREMENT
 from function.fn import FunctionRunner
 
-SIZES = (1, 10, 100, 500)
+SIZES = (100, 500, 2000, 5000)
+CONTROL_PLANES_PER_GROUP = 10
 XR_NAME = "acme"
 XR_NAMESPACE = "platform"
 TOKEN_SECRET: dict[str, Any] = {
@@ -38,15 +41,16 @@ _TIMESTAMP = "2026-01-01T00:00:00Z"
 
 def spec(control_planes: int) -> dict[str, Any]:
     """The spec of an environment with `control_planes` control planes."""
-    share = max(1, control_planes // 5)
+    group_count = min(MAX_GROUPS, max(1, control_planes // CONTROL_PLANES_PER_GROUP))
+    share = min(MAX_IAM_ENTRIES, max(1, control_planes // 5))
     groups: list[dict[str, Any]] = [
-        {"name": f"g{i:03d}", "controlPlanes": []} for i in range(share)
+        {"name": f"g{i:03d}", "controlPlanes": []} for i in range(group_count)
     ]
     for i in range(control_planes):
         cp: dict[str, Any] = {"name": f"ctp{i:04d}"}
         if i % 3 == 0:
             cp["argocd"] = {"project": f"team-{i % 7}", "labels": {"tier": "gold"}}
-        groups[i % share]["controlPlanes"].append(cp)
+        groups[i % group_count]["controlPlanes"].append(cp)
     teams = [{"name": f"team{i:03d}"} for i in range(share)]
     robots = [
         {"name": f"robot{i:03d}", "teams": sorted({f"team{i:03d}", f"team{(i + 1) % share:03d}"})}
@@ -188,7 +192,11 @@ def steady_request(control_planes: int, *, not_ready: int = 0) -> fnv1.RunFuncti
     `not_ready` control planes (the first ones) exist but are not ready yet, as in the short
     time after a control plane is added.
     """
-    xr_ = xr(control_planes)
+    return steady_request_of(xr(control_planes), not_ready=not_ready)
+
+
+def steady_request_of(xr_: dict[str, Any], *, not_ready: int = 0) -> fnv1.RunFunctionRequest:
+    """The request for an XR (this function's, of any kind) whose composed resources are ready."""
     runner = FunctionRunner()
     observed: dict[str, fnv1.Resource] = {}
     # Each pass composes what the previous pass made ready: groups, control planes, clusters.

@@ -7,9 +7,11 @@ the facts; `confirms(observed, facts)` tells whether another request's observed 
 the same answers, which is what function/reuse.py needs to answer as before.
 """
 
+import bisect
 import copy
 import functools
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -23,6 +25,9 @@ _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
 Query = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]
 # Every query asked of one Observed, with its answer.
 Facts = dict[Query, Any]
+# Queries whose answer depends only on the body of the resource named by their first argument
+# (not on its connection details, nor on which other resources exist).
+_BODY_QUERIES = frozenset({"exists", "ready", "spec", "as_desired"})
 # Answers that cannot change once returned: kept as they are and handed out again.
 _IMMUTABLE = (bool, str, bytes, int, float, tuple, type(None))
 _UNASKED = object()
@@ -69,22 +74,59 @@ def _answer(value: Any) -> Any:
     return tuple(value) if isinstance(value, Iterator) else value
 
 
-def confirms(observed: "Observed", facts: Facts) -> bool:
-    """Whether `observed` answers every query in `facts` as recorded there.
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The facts of one composition, arranged to be confirmed quickly.
+
+    A query about one resource's body (its first argument names the resource) holds while
+    that resource keeps its metadata.resourceVersion: the API server changes it with every
+    change of the object. Other queries, and those about a resource without a version, are
+    asked again.
+    """
+
+    versions: dict[str, str]
+    by_resource: dict[str, list[tuple[Query, Any]]]
+    others: list[tuple[Query, Any]]
+
+
+def evidence(observed: "Observed") -> Evidence:
+    """The evidence for what `observed` answered so far."""
+    versions: dict[str, str] = {}
+    by_resource: dict[str, list[tuple[Query, Any]]] = {}
+    others: list[tuple[Query, Any]] = []
+    for query, answer in observed.facts.items():
+        name, args, _ = query
+        version = observed._version(args[0]) if name in _BODY_QUERIES and args else ""
+        if version:
+            versions[args[0]] = version
+            by_resource.setdefault(args[0], []).append((query, answer))
+        else:
+            others.append((query, answer))
+    return Evidence(versions, by_resource, others)
+
+
+def confirms(observed: "Observed", kept: Evidence) -> bool:
+    """Whether `observed` answers every query of `kept` as it was answered then.
 
     A query that fails now was answered then: that is a different answer (composing again
     meets the failure where it is handled).
     """
-    queries = Observed._queries
     try:
-        for (name, args, kwargs), answer in facts.items():
-            query = queries[name]
-            fresh = query(observed, *args, **dict(kwargs)) if kwargs else query(observed, *args)
-            if fresh != answer and _answer(fresh) != answer:
-                return False
+        version = observed._version
+        asked = list(kept.others)
+        for name, was in kept.versions.items():
+            if version(name) != was:
+                asked += kept.by_resource[name]
+        return all(_answers(observed, query, answer) for query, answer in asked)
     except Exception:  # Any failure means "not the same answer".
         return False
-    return True
+
+
+def _answers(observed: "Observed", query: Query, answer: Any) -> bool:
+    """Whether `observed` gives `answer` to `query`."""
+    name, args, kwargs = query
+    fresh = Observed._queries[name](observed, *args, **dict(kwargs))
+    return bool(fresh == answer or _answer(fresh) == answer)
 
 
 @_records_facts
@@ -97,11 +139,23 @@ class Observed:
         """Wrap the observed composed resources of a RunFunctionRequest."""
         self._resources = resources
         self._facts: Facts = {}
+        self._sorted_names: list[str] | None = None
 
     @property
     def facts(self) -> Facts:
         """Every query asked so far, with its answer."""
         return self._facts
+
+    def _version(self, name: str) -> str:
+        """The resource's metadata.resourceVersion, or "" (also when it does not exist)."""
+        resources = self._resources
+        if name not in resources:
+            return ""
+        fields = resources[name].resource.fields
+        if "metadata" not in fields:
+            return ""
+        metadata = fields["metadata"].struct_value.fields
+        return metadata["resourceVersion"].string_value if "resourceVersion" in metadata else ""
 
     def exists(self, name: str) -> bool:
         """Whether the composed resource exists."""
@@ -109,8 +163,8 @@ class Observed:
 
     def ready(self, name: str) -> bool:
         """Whether the composed resource exists and its Ready condition is True."""
-        observed = self._resources.get(name)
-        return observed is not None and _ready_condition(observed.resource) == "True"
+        resources = self._resources
+        return name in resources and _ready_condition(resources[name].resource) == "True"
 
     def connection_detail(self, name: str, key: str) -> bytes | None:
         """One connection detail of a composed resource, if Crossplane sent it."""
@@ -121,8 +175,12 @@ class Observed:
 
     def names(self, kind: str) -> tuple[str, ...]:
         """The observed composition resource names of one kind (`kind.` prefix), sorted."""
-        prefix = f"{kind}."
-        return tuple(sorted(n for n in self._resources if n.startswith(prefix)))
+        if self._sorted_names is None:
+            self._sorted_names = sorted(self._resources)
+        names, prefix = self._sorted_names, f"{kind}."
+        start = bisect.bisect_left(names, prefix)
+        end = bisect.bisect_left(names, f"{kind}/")  # "/" sorts right after "."
+        return tuple(names[start:end])
 
     def spec(self, name: str) -> dict[str, Any]:
         """The observed spec of a composed resource ({} when it does not exist)."""
@@ -145,21 +203,25 @@ class Observed:
 
 def _ready_condition(struct: Any) -> str:
     """The status of the Ready condition in a resource Struct, read from its fields directly."""
-    fields = struct.fields
-    status = fields.get("status")
+    status = _field(struct.fields, "status")
     if status is None or status.WhichOneof("kind") != "struct_value":
         return _ready_condition_of_odd_shape(struct)
-    conditions = status.struct_value.fields.get("conditions")
+    conditions = _field(status.struct_value.fields, "conditions")
     if conditions is None or conditions.WhichOneof("kind") != "list_value":
         return _ready_condition_of_odd_shape(struct)
     for condition in conditions.list_value.values:
         entry = condition.struct_value.fields
-        kind, value = entry.get("type"), entry.get("status")
+        kind, value = _field(entry, "type"), _field(entry, "status")
         if kind is None or value is None or value.WhichOneof("kind") != "string_value":
             return _ready_condition_of_odd_shape(struct)
         if kind.string_value == "Ready":
             return str(value.string_value)
     return "Unknown"
+
+
+def _field(fields: Any, key: str) -> Any:
+    """A Struct's field, or None. Not `fields.get(key)`: that costs ten times as much here."""
+    return fields[key] if key in fields else None  # noqa: SIM401 - see the docstring.
 
 
 def _ready_condition_of_odd_shape(struct: Any) -> str:

@@ -9,7 +9,8 @@ identical"), so meta.tag identifies a repeat. Keyed by the XR, `Memos` keeps:
   observed resources, and the facts (function/observed.py: every question the builders and
   the status asked of the observed state, with its answer). A request with a new tag whose
   observed state answers every question the same way (one resource's status moved on, but
-  nothing composed reads that) gets a copy of that response with its own tag, uncomposed;
+  nothing composed reads that) gets that response with its own tag, uncomposed. Questions
+  about a resource whose resourceVersion is the same as then are not asked again;
 - its parsed spec, keyed on the XR but its status, and the input: a readiness change rewrites
   only the status, so the spec is not parsed again;
 - its desired resources as last serialized: those that come out the same are merged from
@@ -27,7 +28,7 @@ from crossplane.function import resource
 
 from function import resolve, structs
 from function.compose.common import Desired
-from function.observed import Facts, Observed, confirms
+from function.observed import Evidence, Observed, confirms, evidence
 
 # XRs whose last response is kept for when their request comes again unchanged.
 RESPONSES_KEPT = 16
@@ -81,7 +82,7 @@ class _Composed:
 
     env: resolve.Environment
     rest: _RestOfRequest
-    facts: Facts
+    evidence: Evidence
     response: fnv1.RunFunctionResponse
 
 
@@ -123,7 +124,7 @@ class Memos:
         kept = self._composed.get(xr)
         if kept is None or kept.env is not env or kept.rest != _rest_of(req):
             return None
-        if not confirms(observed, kept.facts):
+        if not confirms(observed, kept.evidence):
             return None
         return kept.response
 
@@ -136,7 +137,7 @@ class Memos:
         rsp: fnv1.RunFunctionResponse,
     ) -> None:
         """Keep a composed response with what it was composed from (see `composed_before`)."""
-        self._composed.put(xr, _Composed(env, _rest_of(req), observed.facts, rsp))
+        self._composed.put(xr, _Composed(env, _rest_of(req), evidence(observed), rsp))
 
     def environment(self, req: fnv1.RunFunctionRequest) -> resolve.Environment:
         """The parsed spec; parsed again only when the XR (but its status) or the input change.

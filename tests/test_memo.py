@@ -8,7 +8,7 @@ import pytest
 from crossplane.function import resource
 
 from function.fn import FunctionRunner
-from function.observed import Observed, confirms
+from function.observed import Observed, confirms, evidence
 from function.reuse import RESPONSES_KEPT, Lru
 from tests import factories as f
 
@@ -177,5 +177,5 @@ def test_every_query_of_the_observed_state_is_a_recorded_fact() -> None:
         ("names", ("group",), ()),
         ("ready", (name,), ()),
     }
-    assert confirms(Observed(observed), view.facts)
-    assert not confirms(Observed({}), view.facts)
+    assert confirms(Observed(observed), evidence(view))
+    assert not confirms(Observed({}), evidence(view))

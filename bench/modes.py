@@ -1,0 +1,122 @@
+"""How an environment is reconciled: the calls of one pass over it, and how calls vary.
+
+A mode is the list of steady-state requests that reconcile a whole environment once:
+
+- single-XR: one UpboundEnvironment XR, one call;
+- sharded: the parent XR's call, then one call per child composite resource it composes
+  (a ControlPlaneGroup XR per group, served by this same function). `sharded` builds those
+  calls as Crossplane would: it composes the parent, turns each child XR it desires into
+  that child's own request, and composes each until it settles. It returns None while this
+  function composes no child XRs (no sharding), so the benchmark measures it when it can.
+
+Each call is sent in three variants: `steady` (the same request again, as at every TTL),
+`changed` (a new tag, and one observed resource's status moved on: a new resourceVersion and
+atProvider, its readiness the same) and `recomposed` (a new tag, and one observed resource's
+Ready condition flips, so the function composes from scratch).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import resource
+
+from bench import environments
+from function.fn import FunctionRunner
+
+# The API group of this function's XRs: a desired resource of this group is a child XR.
+XR_GROUP = "platform.upbound.io"
+# Distinct variants prepared per call: enough that no two consecutive calls repeat.
+VARIANTS = 32
+SINGLE, SHARDED = "single-XR", "sharded"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """The requests that reconcile one environment once, the first being the top XR's."""
+
+    name: str
+    requests: list[fnv1.RunFunctionRequest]
+
+    @property
+    def payloads(self) -> list[bytes]:
+        """The requests, serialized."""
+        return [r.SerializeToString() for r in self.requests]
+
+
+def single(control_planes: int) -> Mode:
+    """The environment as one XR: one call."""
+    return Mode(SINGLE, [environments.steady_request(control_planes)])
+
+
+def child_xrs(rsp: fnv1.RunFunctionResponse) -> list[dict[str, Any]]:
+    """The composite resources of this function's API group that a response desires."""
+    children = []
+    for composed in rsp.desired.resources.values():
+        body = resource.struct_to_dict(composed.resource)
+        if str(body.get("apiVersion", "")).split("/")[0] == XR_GROUP:
+            children.append(body)
+    return children
+
+
+def sharded(control_planes: int) -> Mode | None:
+    """The environment sharded: the parent's call and each child's, or None if not sharded."""
+    parent = environments.steady_request(control_planes)
+    children = child_xrs(FunctionRunner().run(parent))
+    if not children:
+        return None
+    requests = [parent]
+    for index, child in enumerate(children):
+        requests.append(environments.steady_request_of(as_observed_xr(child, index)))
+    return Mode(SHARDED, requests)
+
+
+def as_observed_xr(child: dict[str, Any], index: int) -> dict[str, Any]:
+    """A desired child XR as Crossplane sends it to the child's own call."""
+    body = copy.deepcopy(child)
+    metadata = body.setdefault("metadata", {})
+    metadata.update(
+        uid=f"6f1c7e9a-0000-4000-8000-{index + 2:012d}",
+        generation=1,
+        resourceVersion=str(20_000 + index),
+        creationTimestamp="2026-01-01T00:00:00Z",
+    )
+    return body
+
+
+def variants(request: fnv1.RunFunctionRequest, kind: str) -> Iterator[bytes]:
+    """The request's bytes, each call varied as `kind` says (see the module docstring)."""
+    payload = request.SerializeToString()
+    if kind == "steady":
+        while True:
+            yield payload
+    names = sorted(request.observed.resources)
+    if kind == "recomposed":  # flip a control plane's readiness if there is one
+        names = [n for n in names if n.startswith("controlplane.")] or names
+    patches = [_patch(request, names[i * len(names) // VARIANTS], kind) for i in range(VARIANTS)]
+    call = 0
+    while True:
+        tag = environments.retagged(f"{kind}-{call}")
+        yield payload + patches[call % len(patches)] + tag
+        call += 1
+
+
+def _patch(request: fnv1.RunFunctionRequest, name: str, kind: str) -> bytes:
+    """Bytes that, appended to the request, replace one observed resource (protobuf merges)."""
+    body = resource.struct_to_dict(request.observed.resources[name].resource)
+    body.setdefault("metadata", {})["resourceVersion"] = f"{kind}-{name}"
+    status = body.setdefault("status", {})
+    if kind == "changed":
+        status["atProvider"] = {"id": f"moved-on-{name}"}
+    else:
+        for condition in status.get("conditions", []):
+            if condition.get("type") == "Ready":
+                condition["status"] = "False" if condition.get("status") == "True" else "True"
+    patched = fnv1.Resource(resource=resource.dict_to_struct(body))
+    patched.connection_details.update(request.observed.resources[name].connection_details)
+    patch = fnv1.RunFunctionRequest(observed=fnv1.State(resources={name: patched}))
+    return patch.SerializeToString()
