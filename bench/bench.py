@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import itertools
 import json
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,49 +173,77 @@ def percentile(values: Sequence[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(
-    server: servers.Server, calls: list[Iterator[bytes]], seconds: float, min_passes: int
-) -> dict[str, Any]:
-    """Passes over every call of a mode for `seconds` (at least `min_passes`), one at a time.
+@dataclass
+class _Target:
+    """One server under measurement: its calls and what they measured so far."""
 
-    Returns latency per call (the top XR's and the others'), CPU per pass (reconciling the
-    whole environment once), the largest request and response, peak RSS, and the last
-    request and answer of each call.
+    server: servers.Server
+    call: Callable[..., bytes]
+    calls: list[Iterator[bytes]]
+    latencies: list[list[float]] = field(default_factory=list)
+    last: list[tuple[bytes, bytes]] = field(default_factory=list)
+    cpu: float = 0.0
+
+
+def measure(
+    targets: dict[str, tuple[servers.Server, list[Iterator[bytes]]]],
+    seconds: float,
+    min_passes: int,
+) -> dict[str, dict[str, Any]]:
+    """Passes over every call of a mode, server after server, one call at a time.
+
+    Each pass sends every call to each server in turn, so that whatever else the machine
+    does weighs on every server alike; it goes on for `seconds` (at least `min_passes`).
+    Returns per server: latency per call (the top XR's and the others'), CPU per pass
+    (reconciling the whole environment once), the largest request and response, peak RSS,
+    and the last request and answer of each call.
     """
-    with grpc.insecure_channel(server.address, options=channel_options()) as channel:
-        call = raw_call(channel)
-        last: list[tuple[bytes, bytes]] = []
-        for variants in calls:  # Warm up: connection, imports, memos.
-            for body in itertools.islice(variants, 2):
-                last.append((body, call(body, timeout=600)))
-        latencies: list[list[float]] = [[] for _ in calls]
-        last = [(b"", b"")] * len(calls)
+    with contextlib.ExitStack() as stack:
+        state: dict[str, _Target] = {}
+        for name, (server, calls) in targets.items():
+            channel = stack.enter_context(
+                grpc.insecure_channel(server.address, options=channel_options())
+            )
+            state[name] = _Target(server, raw_call(channel), calls)
+        for t in state.values():  # Warm up: connection, imports, memos.
+            for variants in t.calls:
+                for body in itertools.islice(variants, 2):
+                    t.call(body, timeout=600)
+            t.latencies = [[] for _ in t.calls]
+            t.last = [(b"", b"")] * len(t.calls)
+            t.cpu = -cpu_seconds(t.server.proc.pid)
         passes = 0
-        cpu_before = cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         while passes < min_passes or time.perf_counter() - started < seconds:
-            for i, variants in enumerate(calls):
-                body = next(variants)
-                t = time.perf_counter()
-                answer = call(body, timeout=600)
-                latencies[i].append(time.perf_counter() - t)
-                last[i] = (body, answer)
+            for t in state.values():
+                for i, variants in enumerate(t.calls):
+                    body = next(variants)
+                    began = time.perf_counter()
+                    answer = t.call(body, timeout=600)
+                    t.latencies[i].append(time.perf_counter() - began)
+                    t.last[i] = (body, answer)
             passes += 1
-        cpu = cpu_seconds(server.proc.pid) - cpu_before
-    top = sorted(latencies[0])
-    others = sorted(x for per_call in latencies[1:] for x in per_call)
+        for t in state.values():
+            t.cpu += cpu_seconds(t.server.proc.pid)
+    return {name: _figures(t, passes) for name, t in state.items()}
+
+
+def _figures(t: _Target, passes: int) -> dict[str, Any]:
+    """What one server measured."""
+    top = sorted(t.latencies[0])
+    others = sorted(x for per_call in t.latencies[1:] for x in per_call)
     return {
         "passes": passes,
-        "calls_per_pass": len(calls),
+        "calls_per_pass": len(t.calls),
         "p50_ms": 1000 * statistics.median(top),
         "p99_ms": 1000 * percentile(top, 0.99),
         "others_p50_ms": 1000 * statistics.median(others) if others else None,
         "others_p99_ms": 1000 * percentile(others, 0.99) if others else None,
-        "cpu_ms_per_pass": 1000 * cpu / passes,
-        "request_bytes": max(len(body) for body, _ in last),
-        "response_bytes": max(len(answer) for _, answer in last),
-        "peak_rss_mib": status_kib(server.proc.pid, "VmHWM") / 1024,
-        "last": last,
+        "cpu_ms_per_pass": 1000 * t.cpu / passes,
+        "request_bytes": max(len(body) for body, _ in t.last),
+        "response_bytes": max(len(answer) for _, answer in t.last),
+        "peak_rss_mib": status_kib(t.server.proc.pid, "VmHWM") / 1024,
+        "last": t.last,
     }
 
 
@@ -382,31 +412,43 @@ def run_mode(
             if reason is None:
                 servers_[f"peer-{version}"] = (peer(version), "changed")
     row: dict[str, Any] = {"control_planes": n, "mode": mode.name, "calls": len(mode.requests)}
-    for name, (command, kind) in servers_.items():
-        program = pinned(command, SERVER_CPU) if args.pin else command
-        flags = server_flags(large=large) if not name.startswith("peer") else ["--insecure"]
-        calls = [modes.variants(req, kind) for req in mode.requests]
-        with servers.function_server(
-            work / f"{name}-{mode.name}-{n}", *flags, program=program
-        ) as s:
-            figures = measure(s, calls, args.seconds, args.min_passes)
-        check_answers(name, n, figures.pop("last"))
-        figures["sent"] = kind
-        row[name] = figures
-        print(
-            f"  {n:>5} control planes  {mode.name:<9} {name:<16} "
-            f"p50 {figures['p50_ms']:9.2f} ms  CPU/pass {figures['cpu_ms_per_pass']:9.2f} ms",
-            flush=True,
-        )
+    # Ours and the floor interleaved, then each peer (hundreds of times slower) on its own.
+    groups = [[k for k in servers_ if not k.startswith("peer-")]]
+    groups += [[k] for k in servers_ if k.startswith("peer-")]
+    for group in groups:
+        with contextlib.ExitStack() as stack:
+            targets = {}
+            for name in group:
+                command, kind = servers_[name]
+                program = pinned(command, SERVER_CPU) if args.pin else command
+                flags = server_flags(large=large) if not name.startswith("peer") else ["--insecure"]
+                log_dir = work / f"{name}-{mode.name}-{n}"
+                server = stack.enter_context(
+                    servers.function_server(log_dir, *flags, program=program)
+                )
+                targets[name] = (server, [modes.variants(req, kind) for req in mode.requests])
+            measured = measure(targets, args.seconds, args.min_passes)
+        for name in group:
+            figures = measured[name]
+            check_answers(name, n, figures.pop("last"))
+            figures["sent"] = servers_[name][1]
+            row[name] = figures
+            print(
+                f"  {n:>5} control planes  {mode.name:<9} {name:<16} "
+                f"p50 {figures['p50_ms']:9.2f} ms  CPU/pass {figures['cpu_ms_per_pass']:9.2f} ms",
+                flush=True,
+            )
     ours_ = row["ours"]
     row["fits_ceilings"] = (
         ours_["request_bytes"] <= REQUEST_CEILING and ours_["response_bytes"] <= RESPONSE_CEILING
     )
+    refs = ("floor", *(k for k in row if k.startswith("peer-")))
     row["ratios"] = {
-        f"{mine}/{ref}_p50": row[mine]["p50_ms"] / row[ref]["p50_ms"]
+        f"{mine}/{ref}_{figure}": row[mine][key] / row[ref][key]
         for mine in OURS
-        for ref in ("floor", *(k for k in row if k.startswith("peer-")))
-        if ref in row
+        for ref in refs
+        for figure, key in (("p50", "p50_ms"), ("cpu", "cpu_ms_per_pass"))
+        if row[ref][key]
     }
     return row
 

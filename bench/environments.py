@@ -215,6 +215,7 @@ def steady_request_of(xr_: dict[str, Any], *, not_ready: int = 0) -> fnv1.RunFun
     for name in sorted(n for n in observed if n.startswith("controlplane."))[:not_ready]:
         body = resource.struct_to_dict(observed[name].resource)
         body["status"]["conditions"][0].update(status="False", reason="Creating")
+        body["metadata"]["resourceVersion"] += "-not-ready"  # the API server's, on any change
         observed[name] = fnv1.Resource(resource=_struct(body))
     return tagged(_request(xr_, observed))
 

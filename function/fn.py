@@ -5,6 +5,7 @@ function/reuse.py.
 """
 
 import asyncio
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,41 +32,73 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self.log = logging.get_logger()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-function")
         self._memos = Memos()
+        self._lock = threading.Lock()
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
-        The work runs in one worker thread so that the event loop stays free to accept every
-        call that arrives meanwhile: the SDK's graceful stop on SIGTERM lets accepted calls
-        finish, but cancels calls the busy loop had not yet accepted. One thread: the work
-        holds the GIL, so more would add memory (an allocator arena each), not speed; and the
-        memos are only ever touched from it.
+        A request answered as before (see `_as_before`) is answered here, on the event loop's
+        thread, when no call is being composed. Composing runs in one worker thread so that
+        the event loop stays free to accept every call that arrives meanwhile: the SDK's
+        graceful stop on SIGTERM lets accepted calls finish, but cancels calls the busy loop
+        had not yet accepted. One thread: the work holds the GIL, so more would add memory
+        (an allocator arena each), not speed. The memos are touched only under a lock.
         """
-        loop = asyncio.get_running_loop()
-        rsp = await loop.run_in_executor(self._worker, self.answer, req)
+        rsp, checked = self._as_before(req)
+        if rsp is None:
+            loop = asyncio.get_running_loop()
+            rsp = await loop.run_in_executor(self._worker, self.answer, req, not checked)
         # A kept response carries the tag of the call it last answered. The tag is set here,
         # on the event loop's thread, where gRPC serializes the response as soon as this
-        # returns, with no other call's code in between; the worker never writes to a kept
+        # returns, with no other call's code in between; nothing else writes to a kept
         # response. So each call gets its own tag without a copy of the response.
         rsp.meta.tag = req.meta.tag
         return rsp
 
-    def answer(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    def _as_before(
+        self, req: fnv1.RunFunctionRequest
+    ) -> tuple[fnv1.RunFunctionResponse | None, bool]:
+        """The kept response for a repeat, or for a request that observes the same, if any.
+
+        Also whether the memos were checked: never waits for another call that holds them.
+        Never parses a spec, never composes, never raises.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None, False
+        try:
+            xr = xr_identity(req.observed.composite.resource)
+            kept = self._memos.response(xr, req.meta.tag)
+            if kept is None:
+                kept = self._memos.composed_before(xr, req, Observed(req.observed.resources))
+                if kept is not None:
+                    self._memos.keep_response(xr, req.meta.tag, kept)
+        except Exception:  # The worker answers instead, and reports what fails there.
+            return None, False
+        finally:
+            self._lock.release()
+        return kept, True
+
+    def answer(self, req: fnv1.RunFunctionRequest, reuse: bool = True) -> fnv1.RunFunctionResponse:
         """The response to a request: kept from last time if unchanged, else run. Never raises.
 
         The response may be one kept from an earlier call, with that call's meta.tag: the
         caller sets the tag (RunFunction does). `run` gives a response of its own instead.
+        `reuse` False: the caller checked the memos a moment ago and found nothing; compose.
         """
+        with self._lock:
+            return self._answer(req, reuse)
+
+    def _answer(self, req: fnv1.RunFunctionRequest, reuse: bool) -> fnv1.RunFunctionResponse:
         tag = req.meta.tag
         xr = xr_identity(req.observed.composite.resource)
-        kept = self._memos.response(xr, tag)
+        kept = self._memos.response(xr, tag) if reuse else None
         if kept is not None:
             self.log.debug("unchanged request; answered as before", tag=tag)
             return kept
         try:
-            rsp, _ = self._respond(req)
+            rsp, _ = self._respond(req, reuse)
         except Exception as e:  # The last resort that keeps Crossplane safe.
             # Log where it failed, not the exception's text or locals: they may hold secrets.
             where = traceback.extract_tb(e.__traceback__)[-1]
@@ -83,7 +116,8 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
         The response is the caller's own, tagged like the request.
         """
-        rsp, shared = self._respond(req)
+        with self._lock:
+            rsp, shared = self._respond(req, reuse=True)
         if shared:
             own = fnv1.RunFunctionResponse()
             own.CopyFrom(rsp)
@@ -91,7 +125,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return own
         return rsp
 
-    def _respond(self, req: fnv1.RunFunctionRequest) -> tuple[fnv1.RunFunctionResponse, bool]:
+    def _respond(
+        self, req: fnv1.RunFunctionRequest, reuse: bool
+    ) -> tuple[fnv1.RunFunctionResponse, bool]:
         """The response, and whether it is kept for later calls (then not to be changed)."""
         xr = xr_identity(req.observed.composite.resource)
         log = self.log.bind(xr=xr[1])
@@ -104,7 +140,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return rsp, False
 
         observed = Observed(req.observed.resources)
-        kept = self._memos.composed_before(xr, req, env, observed)
+        kept = self._memos.composed_before(xr, req, observed, env) if reuse else None
         if kept is not None:
             log.debug("observed state answers as before; composed as before")
             return kept, True

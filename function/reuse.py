@@ -16,7 +16,7 @@ identical"), so meta.tag identifies a repeat. Keyed by the XR, `Memos` keeps:
 - its desired resources as last serialized: those that come out the same are merged from
   their bytes instead of being converted again.
 
-Nothing here is locked: the runner touches all of it only from its single worker thread.
+Nothing here is locked: the runner touches it only while it holds its lock.
 """
 
 from collections import OrderedDict
@@ -112,17 +112,26 @@ class Memos:
             self._responses.put(xr, (tag, rsp))
 
     def composed_before(
-        self, xr: Xr, req: fnv1.RunFunctionRequest, env: resolve.Environment, observed: Observed
+        self,
+        xr: Xr,
+        req: fnv1.RunFunctionRequest,
+        observed: Observed,
+        env: resolve.Environment | None = None,
     ) -> fnv1.RunFunctionResponse | None:
         """The XR's last composed response, if this request would compose it again.
 
         That is when the spec is the same (the same parsed Environment), the request but its
         observed resources and tag is the same, and the observed resources answer every
-        question the last composition asked as they did then. The same object as before,
+        question the last composition asked as they did then. Without `env`, the parsed spec
+        is looked up, never parsed. The same object as before,
         with the tag it was last answered with: callers must not change it but for the tag.
         """
         kept = self._composed.get(xr)
-        if kept is None or kept.env is not env or kept.rest != _rest_of(req):
+        if kept is None or kept.rest != _rest_of(req):
+            return None
+        if env is None:  # the parsed spec if it is kept, without parsing it
+            env = self._environments.get(_environment_key(req))
+        if kept.env is not env:
             return None
         if not confirms(observed, kept.evidence):
             return None
@@ -145,11 +154,11 @@ class Memos:
         Raises:
             resolve.SpecError: the spec or the input is invalid.
         """
-        xr = req.observed.composite.resource
-        key = _environment_key(xr, req.input if req.HasField("input") else None)
+        key = _environment_key(req)
         env = self._environments.get(key)
         if env is None:
             function_input = resource.struct_to_dict(req.input) if req.HasField("input") else None
+            xr = req.observed.composite.resource
             env = resolve.parse(resource.struct_to_dict(xr), function_input)
             self._environments.put(key, env)
         return env
@@ -202,11 +211,13 @@ def xr_identity(xr: Any) -> Xr:
     )
 
 
-def _environment_key(xr: Any, function_input: Any) -> _EnvironmentKey:
+def _environment_key(req: fnv1.RunFunctionRequest) -> _EnvironmentKey:
     """The XR but its status, and the input, serialized: what resolve.parse may read.
 
     Metadata fields that change with every write of the XR's status are left out.
     """
+    xr = req.observed.composite.resource
+    function_input = req.input if req.HasField("input") else None
     parts: list[tuple[str, object]] = []
     for name, value in sorted(xr.fields.items()):
         if name == "status":

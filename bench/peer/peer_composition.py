@@ -1,4 +1,4 @@
-"""The benchmark's peer: the same environment composed with function-pythonic (0.1.4).
+"""The benchmark's peer: the same environment composed with function-pythonic (0.1.4, 0.6.3).
 
 function-pythonic runs a `BaseComposite` subclass named by the step input's `composite`
 field; it is started with `--python-path bench/peer` so that this module imports. The class
@@ -18,6 +18,7 @@ IAM = "iam.m.upbound.io/v1alpha1"
 REPOSITORY = "repository.m.upbound.io/v1alpha1"
 KEEP = ["Observe", "Create", "Update", "LateInitialize"]
 PREFIX = "platform.upbound.io/"
+PROTECT = PREFIX + "protect"
 
 
 class UpboundEnvironmentComposite(BaseComposite):
@@ -31,7 +32,10 @@ class UpboundEnvironmentComposite(BaseComposite):
         space = self.spec.space
         self.host = str(space.host or f"{space.name}.space.mxe.upbound.io")
         token = self.requireds["upbound-token"](
-            "v1", "Secret", "crossplane-system", "upbound-credentials"
+            apiVersion="v1",
+            kind="Secret",
+            namespace="crossplane-system",
+            name="upbound-credentials",
         )
         self.token = B64Decode(str(token[0].data.token)) if len(token) else None
         entries = []
@@ -58,10 +62,19 @@ class UpboundEnvironmentComposite(BaseComposite):
             self.conditions.ControlPlanesReady("Waiting", message, False)
             self.ttl = 15
 
-    def managed(self, key, api_version, kind, provider_config, protect=False):
-        """A managed resource with its hashed name, in the XR's namespace."""
-        resource = self.resources[key](api_version, kind, self.namespace, self.name_of(key))
+    def managed(self, key, api_version, kind, provider_config, protect=None):
+        """A managed resource with its hashed name, in the XR's namespace.
+
+        `protect` None: a kind that is never protected; a bool is also recorded in the
+        PROTECT annotation, as the function records its choice.
+        """
+        # Keywords: 0.1 takes the apiVersion first, 0.6 the kind first.
+        resource = self.resources[key](
+            apiVersion=api_version, kind=kind, namespace=self.namespace, name=self.name_of(key)
+        )
         resource.spec.providerConfigRef = {"kind": "ClusterProviderConfig", "name": provider_config}
+        if protect is not None:
+            resource.metadata.annotations[PROTECT] = "true" if protect else "false"
         if protect:
             resource.spec.managementPolicies = KEEP
         return resource
