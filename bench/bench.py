@@ -531,6 +531,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; exit 2 when a server composes something else than this function."""
+    try:
+        return run(argv)
+    except CompositionMismatch as e:
+        print(f"\nstopped: {e.code}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print the figures and store them as JSON."""
     args = parse_args(argv)
     logging.configure(level=logging.Level.INFO)  # the in-process runs that build the inputs
