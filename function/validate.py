@@ -206,16 +206,16 @@ def token_secret_problems(spec: EnvironmentSpec, inp: FunctionInput, env: Enviro
     path = "spec.argocd.tokenSecretRef"
     cluster_secret = env.argocd.credentials == "ClusterSecret"
     if xr_ref is not None:
-        if input_ref is not None and env.xr_namespace is not None and xr_ref != input_ref:
-            problems.append(
-                f"{path}: the Composition's function input names the token Secret, and a "
-                "namespaced UpboundEnvironment may not name another; remove this field"
-            )
-        else:
+        if input_ref is None:
             where = credentials.namespace_problem(
                 f"{path}.namespace", xr_ref.namespace, env.xr_namespace
             )
             problems.extend([where] if where else [])
+        elif env.xr_namespace is not None and xr_ref != input_ref:
+            problems.append(
+                f"{path}: the Composition's function input names the token Secret, and a "
+                "namespaced UpboundEnvironment may not name another; remove this field"
+            )
         if not cluster_secret:
             problems.append(_unused_ref("spec", path))
     input_cluster_secret = inp.argocd.credentials == "ClusterSecret"

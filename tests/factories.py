@@ -29,8 +29,19 @@ KUBECONFIG_TOKEN = "kubeconfig-bearer-5b3e9f"
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 
 
+# Argo CD settings of ClusterSecret mode: the token from the Secret TOKEN_SECRET (namespace
+# omitted: the XR's own).
+CLUSTER_SECRET: dict[str, Any] = {
+    "credentials": "ClusterSecret",
+    "tokenSecretRef": {"name": "upbound-token"},
+}
+
+
 def spec(**overrides: Any) -> dict[str, Any]:
-    """A valid Cloud spec with two groups, three control planes and some IAM."""
+    """A valid Cloud spec with two groups, three control planes and some IAM.
+
+    Argo CD uses the default credentials, Environment; `argocd=CLUSTER_SECRET` reads a token.
+    """
     base: dict[str, Any] = {
         "organization": "acme",
         "space": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
@@ -44,9 +55,7 @@ def spec(**overrides: Any) -> dict[str, Any]:
             },
             {"name": "prod", "controlPlanes": [{"name": "ctp1"}]},
         ],
-        "argocd": {
-            "tokenSecretRef": {"name": "upbound-token", "namespace": "crossplane-system"},
-        },
+        "argocd": {},
         "iam": {
             "teams": [{"name": "platform"}, {"name": "app-team"}],
             "robots": [{"name": "ci", "description": "CI robot", "teams": ["platform"]}],

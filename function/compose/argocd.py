@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from function.api.types import ARGO_SECRET_TYPE_LABEL
-from function.api.types import DEFAULT_UPBOUND_DOMAIN
+from function.api.types import ARGO_SECRET_TYPE_LABEL, DEFAULT_UPBOUND_DOMAIN
 from function.compose import controlplanes, ingress
 from function.compose.common import ArgoCluster, Composition, Context, Desired, Waiting
 from function.credentials import KUBECONFIG_KEY, CredentialError, parse_kubeconfig
@@ -69,7 +68,8 @@ def build(ctx: Context) -> Composition:
     if not ctx.env.argocd.enabled:
         return out
     if ctx.token_problem and ctx.env.uses_token:
-        out.warnings.append(f"{ctx.token_problem}; until then new Argo CD clusters wait and existing ones stay as they are")
+        until = "until then new Argo CD clusters wait and existing ones stay as they are"
+        out.warnings.append(f"{ctx.token_problem}; {until}")
     for cp in ctx.env.control_planes():
         if not cp.register:
             continue
