@@ -27,7 +27,7 @@ from tests.server import ROOT, Server
 COMPOSITION = load_yaml_documents(ROOT / "example" / "composition.yaml")[0]
 FUNCTIONS = load_yaml_documents(ROOT / "example" / "functions.yaml")
 FUNCTION_NAME = FUNCTIONS[0]["metadata"]["name"]
-MAX_ROUNDS = 8
+MAX_ROUNDS = 10
 
 SPACES: dict[str, dict[str, Any]] = {
     "Cloud": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
@@ -37,6 +37,8 @@ SPACES: dict[str, dict[str, Any]] = {
         "caBundle": f.CA_DATA.decode(),
     },
     "Disconnected": {"type": "Disconnected"},
+    # Host and CA read from the Space's ConfigMap upbound-system/ingress-public.
+    "Connected-discovered": {"type": "Connected"},
 }
 CONTROL_PLANES = [("dev", "ctp1"), ("dev", "ctp2"), ("prod", "ctp1")]
 EXPECTED_NAMES = {
@@ -133,9 +135,10 @@ def _converged(result: RenderResult, observed: dict[str, dict[str, Any]]) -> boo
     return not waiting and names == set(observed) and ready[0]["status"] == "True"
 
 
-def _xr(space: str, flavour: str) -> dict[str, Any]:
+def _xr(space: str, flavour: str, **overrides: Any) -> dict[str, Any]:
     return f.xr(
-        f.spec(space=SPACES[space]), namespace="platform" if flavour == "namespaced" else None
+        f.spec(space=SPACES[space], **overrides),
+        namespace="platform" if flavour == "namespaced" else None,
     )
 
 
@@ -145,7 +148,8 @@ def test_an_environment_converges(debug_server: Server, space: str, flavour: str
     rounds = converge(debug_server, _xr(space, flavour))
     final = rounds[-1]
 
-    assert set(final.desired) == EXPECTED_NAMES
+    discovered = space == "Connected-discovered"
+    assert set(final.desired) == EXPECTED_NAMES | ({"space-ingress"} if discovered else set())
     for name, composed in final.desired.items():
         assert_valid(composed)
         assert composed["apiVersion"] == KINDS[flavour][composed["kind"]], name
@@ -154,14 +158,22 @@ def test_an_environment_converges(debug_server: Server, space: str, flavour: str
     wrapped = sorted(
         f.manifest(c)["kind"] for n, c in final.desired.items() if c["kind"] == "Object"
     )
-    assert wrapped == ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
+    assert (
+        wrapped
+        == ["ConfigMap"] * discovered + ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
+    )
+    # credentials Environment (the default): the function never asks for a Secret.
+    for round_ in rounds:
+        for rsp in round_.result.responses:
+            assert not rsp.requirements.resources and not rsp.requirements.extra_resources
 
     _assert_ordered(rounds)
     _assert_status(final, space)
     assert final.result.ttl_seconds == 600
     assert all(r.result.ttl_seconds == 15 for r in rounds[:-1])
-    # groups; control planes; Argo CD clusters; all of them observed Ready.
-    assert len(rounds) == 4
+    # groups; control planes; Argo CD clusters; all of them observed Ready. Disconnected: the
+    # ControlPlane Objects read the kubeconfig once Ready, a round before the clusters.
+    assert len(rounds) == (5 if space == "Disconnected" else 4)
 
 
 def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None:
@@ -169,17 +181,20 @@ def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None
     rounds = converge(debug_server, _xr("Disconnected", "namespaced"), ready_lag=2)
     _assert_ordered(rounds)
     assert set(rounds[-1].desired) == EXPECTED_NAMES
-    assert len(rounds) == 7
+    assert len(rounds) == 8  # the kubeconfig is read once a ControlPlane is Ready
 
 
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:
-    rounds = converge(debug_server, _xr("Cloud", "cluster"))
+    rounds = converge(debug_server, _xr("Cloud", "cluster", argocd=f.CLUSTER_SECRET))
     for round_ in rounds:
         first, *_, last = round_.result.requests
         assert "upbound-token" not in first.required_resources
         items = last.required_resources["upbound-token"].items
         secrets = [resource.struct_to_dict(i.resource) for i in items]
         assert [s["metadata"]["name"] for s in secrets] == ["upbound-token"]
+        # A cluster-scoped XR's omitted namespace: crossplane-system.
+        (rsp, *_) = round_.result.responses
+        assert rsp.requirements.resources["upbound-token"].namespace == "crossplane-system"
     config = json.loads(f.secret_data(rounds[-1].desired["argocd-cluster.dev.ctp1"])["config"])
     assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN}
 
@@ -189,6 +204,8 @@ def _assert_ordered(rounds: list[Round]) -> None:
     for number, round_ in enumerate(rounds):
         for name in round_.desired:
             kind, *parts = name.split(".")
+            if not parts:  # space-ingress: no prerequisite
+                continue
             prerequisite = {
                 "controlplane": f"group.{parts[0]}",
                 "argocd-cluster": f"controlplane.{'.'.join(parts)}",
@@ -211,6 +228,7 @@ def _assert_status(final: Round, space: str) -> None:
     host = {
         "Cloud": "upbound-gcp-us-west-1.space.mxe.upbound.io",
         "Connected": "proxy.acme.example.com",
+        "Connected-discovered": f.INGRESS_HOST,
     }
     expected = []
     for group, name in CONTROL_PLANES:
@@ -234,10 +252,13 @@ def _assert_status(final: Round, space: str) -> None:
         )
         data = f.secret_data(final.desired[f"argocd-cluster.{group}.{name}"])
         assert (data["name"], data["server"]) == (cluster, server)
-        if space == "Disconnected":
-            config = json.loads(data["config"])
-            assert config["bearerToken"] == f.KUBECONFIG_TOKEN
+        config = json.loads(data["config"])
+        if space != "Cloud":
             assert config["tlsClientConfig"]["caData"] == f.CA_DATA.decode()
+        if space == "Disconnected":
+            assert config["bearerToken"] == f.KUBECONFIG_TOKEN
+        else:
+            assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme"}
     assert status["controlPlanes"] == expected
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["ControlPlanesReady"]["status"] == "True"
