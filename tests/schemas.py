@@ -20,9 +20,9 @@ How a resource is checked (`validate` is the dispatcher):
    an evaluation error is a failure, and `has(a.b.c)` is an error when `a.b` is absent.
 4. A provider-kubernetes `Object`'s `spec.forProvider.manifest` is validated recursively:
    Namespace, Secret and ConfigMap with the OpenAPI schemas that `kubernetes-validate`
-   bundles (newest Kubernetes, strict), Spaces kinds (ControlPlane, ObjectRoleBinding) with their CRDs. An
-   Argo CD cluster Secret must use base64 `data` (not `stringData`), and its decoded keys and
-   `config` JSON are checked against the JSON Schemas in `argocd/`.
+   bundles (newest Kubernetes, strict), Spaces kinds (ControlPlane, ObjectRoleBinding) with
+   their CRDs. An Argo CD cluster Secret must use base64 `data` (not `stringData`), and its
+   decoded keys and `config` JSON are checked against the JSON Schemas in `argocd/`.
 
 Errors read `<location>: <problem>`, e.g.
 `spec.forProvider.manifest.spec.crossplane.version: The version must not start with a leading 'v'`.

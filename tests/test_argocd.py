@@ -97,16 +97,24 @@ def test_cluster_secret_names_differ_between_spaces_and_organizations() -> None:
 def test_a_cluster_secret_composed_before_unique_names_keeps_its_name() -> None:
     legacy = {"forProvider": {"manifest": {"metadata": {"name": "controlplane-dev-ctp1"}}}}
     other = {"forProvider": {"manifest": {"metadata": {"name": "someone-elses-secret"}}}}
+    earlier_space = {
+        "forProvider": {"manifest": {"metadata": {"name": "controlplane-prod-ctp1-0123abcd"}}}
+    }
     names = secret_names(
         f.spec(),
         {
             "argocd-cluster.dev.ctp1": f.observed_resource("argocd-cluster.dev.ctp1", spec_=legacy),
             "argocd-cluster.dev.ctp2": f.observed_resource("argocd-cluster.dev.ctp2", spec_=other),
+            "argocd-cluster.prod.ctp1": f.observed_resource(
+                "argocd-cluster.prod.ctp1", spec_=earlier_space
+            ),
         },
     )
     assert names["argocd-cluster.dev.ctp1"] == "controlplane-dev-ctp1"
-    # Only the legacy name is kept: an observed name is never taken as it is.
+    # Only names this function gives the cluster are kept, never any observed name.
     assert names["argocd-cluster.dev.ctp2"] == "controlplane-dev-ctp2-94473222"
+    # Hashed for the Space the spec named before: kept, so nothing is renamed.
+    assert names["argocd-cluster.prod.ctp1"] == "controlplane-prod-ctp1-0123abcd"
 
 
 def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:

@@ -11,6 +11,7 @@ under server-side apply (provider-kubernetes issue #420).
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,10 @@ from function.compose import controlplanes, ingress
 from function.compose.common import ArgoCluster, Composition, Context, Desired, Waiting
 from function.credentials import KUBECONFIG_KEY, CredentialError, parse_kubeconfig
 from function.naming import resource_name
-from function.resolve import Environment, ResolvedControlPlane
+from function.resolve import ARGO_SECRET_HASH_LENGTH, Environment, ResolvedControlPlane
 
 KIND = "argocd-cluster"
+_HASHED = re.compile(f"-[0-9a-f]{{{ARGO_SECRET_HASH_LENGTH}}}")
 LABEL_PREFIX = "platform.upbound.io/"
 
 
@@ -50,15 +52,20 @@ def server_url(env: Environment, cp: ResolvedControlPlane, host: str = "") -> st
 def secret_name(ctx: Context, cp: ResolvedControlPlane) -> str:
     """The cluster Secret's metadata.name: unique per environment, stable once composed.
 
-    An Object composed before names were unique wraps a Secret named like the cluster
-    (`<prefix><group>-<name>`); it keeps that name, so that upgrading renames nothing.
+    A Secret keeps the name its Object wraps already if that is one this function gives the
+    cluster: `<cluster name>-<hash>` (the hash from another Space, before the spec's Space
+    changed), or the bare cluster name of versions before names were unique, so that an
+    upgrade renames nothing. provider-kubernetes would leave a renamed Secret's old copy
+    behind, a stale cluster in Argo CD.
     """
-    legacy = ctx.env.argo_cluster_name(cp)
+    cluster_name = ctx.env.argo_cluster_name(cp)
     observed: Any = ctx.observed.spec(name_of(cp))
     for key in ("forProvider", "manifest", "metadata", "name"):
         observed = observed.get(key) if isinstance(observed, dict) else None
-    if observed == legacy:
-        return legacy
+    if isinstance(observed, str) and observed.startswith(cluster_name):
+        suffix = observed[len(cluster_name) :]
+        if not suffix or _HASHED.fullmatch(suffix):
+            return observed
     return ctx.env.argo_secret_name(cp)
 
 
