@@ -387,9 +387,7 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
         "no schema for wrapped v1 Service",
     ),
     "wrapped-configmap-with-unknown-field": (
-        k8s_object(
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {}}
-        ),
+        k8s_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {}}),
         f"{M}.dta",
         "unknown field",
     ),
