@@ -10,7 +10,7 @@ Object's observed manifest; explicit fields win. Until the values arrive, cluste
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 
@@ -35,8 +35,7 @@ def name_of() -> str:
     return resource_name(KIND)
 
 
-@dataclass(frozen=True, slots=True)
-class Ingress:
+class Ingress(NamedTuple):
     """Where Argo CD reaches a Connected Space: host[:port] and base64 PEM CA ("" for none)."""
 
     host: str
