@@ -215,8 +215,10 @@ class Argo(Model):
     ) = Field(
         None,
         description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
-        "lets AppProjects and respectRBAC select them. Default: the input's, else "
-        "controlplane-.",
+        "lets AppProjects and respectRBAC select them. Environments that share one Argo CD "
+        "and have the same group and control plane names need distinct prefixes (cluster "
+        "Secret names differ anyway: they end in a hash of organization, Space, group and "
+        "control plane). Default: the input's, else controlplane-.",
     )
     labels: Labels = Field(
         default_factory=dict,

@@ -74,7 +74,7 @@ def build(ctx: Context) -> Composition:
     out = Composition()
     if not ctx.env.argocd.enabled:
         return out
-    if ctx.token_problem and ctx.env.uses_token:
+    if ctx.token_problem:
         until = "until then new Argo CD clusters wait and existing ones stay as they are"
         out.warnings.append(f"{ctx.token_problem}; {until}")
     for cp in ctx.env.control_planes():
