@@ -99,21 +99,23 @@ class CrossplaneCLI:
         args += ["-x"] if full_xr else []
         return CliRender.parse(self.run(*args).stdout)
 
-    def validate(self, extensions: Sequence[Path], resources: Sequence[Path]) -> str:
+    def validate(
+        self, extensions: Sequence[Path], resources: Sequence[Path], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """`crossplane beta validate`, offline, failing on any error or missing schema.
 
         The cache hack/crossplane/build filled holds Crossplane's own CRDs, which validate
         would otherwise download; nothing else is fetched, since every extension is a file.
         """
-        proc = self.run(
+        return self.run(
             "beta",
             "validate",
             f"--cache-dir={VALIDATE_CACHE}",
             "--error-on-missing-schemas",
             ",".join(map(str, extensions)),
             ",".join(map(str, resources)),
+            check=check,
         )
-        return proc.stdout
 
     def xpkg_build(self, package_root: Path, examples_root: Path, package_file: Path) -> Path:
         """`crossplane xpkg build` (which runs the package linters) without a runtime image."""

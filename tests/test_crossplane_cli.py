@@ -22,7 +22,7 @@ import json
 import subprocess
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,11 @@ class Example:
 
     def __str__(self) -> str:
         return self.xr
+
+    @property
+    def observed_path(self) -> Path | None:
+        """The observed resources scripts/render passes with -o, if any."""
+        return EXAMPLE / self.observed if self.observed else None
 
 
 EXAMPLES = [
@@ -96,6 +101,7 @@ class Renderer:
     xr: Path
     required: tuple[Path, ...]
     rounds: int = 0
+    inputs: list[Path | None] = field(default_factory=list)  # each round's -o file
 
     def render(self, observed: Path | None) -> CliRender:
         """The real `crossplane render -r -x`; its output is kept for beta validate."""
@@ -118,6 +124,7 @@ class Renderer:
             path = write_yaml(
                 self.workdir / f"observed-{self.rounds + 1}.yaml", [*observed.values()]
             )
+        self.inputs.append(path)
         return self.render(path)
 
     def hack_render(self, observed: Path | None) -> list[dict[str, Any]]:
@@ -137,21 +144,22 @@ class Renderer:
         """`crossplane beta validate` of every round rendered so far."""
         xr = yaml.safe_load(self.xr.read_text())
         outputs = sorted(self.workdir.glob("rendered-*.yaml"))
-        return self.crossplane.validate([XRDS[_flavour(xr)], crds_dir()], outputs)
+        return self.crossplane.validate([XRDS[_flavour(xr)], crds_dir()], outputs).stdout
 
 
-def _renderer(
-    crossplane: CrossplaneCLI, server: Server, workdir: Path, xr: Path, *, required: bool
+def _example(
+    crossplane: CrossplaneCLI, server: Server, workdir: Path, example: Example
 ) -> Renderer:
-    token = write_yaml(workdir / "required-resources.yaml", [f.TOKEN_SECRET])
-    return Renderer(crossplane, server, workdir, xr, (token,) if required else ())
+    required = (EXAMPLE / "required-resources.yaml",) if example.required else ()
+    return Renderer(crossplane, server, workdir, EXAMPLE / example.xr, required)
 
 
 def _environment(
     crossplane: CrossplaneCLI, server: Server, tmp_path: Path, space: str, flavour: str
 ) -> Renderer:
     xr = write_yaml(tmp_path / "xr.yaml", [environments.environment_xr(space, flavour)])
-    return _renderer(crossplane, server, tmp_path, xr, required=True)
+    token = write_yaml(tmp_path / "required-resources.yaml", [f.TOKEN_SECRET])
+    return Renderer(crossplane, server, tmp_path, xr, (token,))
 
 
 # --- render ---------------------------------------------------------------------------------
@@ -166,14 +174,8 @@ def test_every_example_xr_is_rendered_here() -> None:
 def test_an_example_renders_and_validates(
     crossplane: CrossplaneCLI, debug_server: Server, tmp_path: Path, example: Example
 ) -> None:
-    renderer = Renderer(
-        crossplane,
-        debug_server,
-        tmp_path,
-        EXAMPLE / example.xr,
-        (EXAMPLE / "required-resources.yaml",) if example.required else (),
-    )
-    rendered = renderer.render(EXAMPLE / example.observed if example.observed else None)
+    renderer = _example(crossplane, debug_server, tmp_path, example)
+    rendered = renderer.render(example.observed_path)
 
     xr = yaml.safe_load((EXAMPLE / example.xr).read_text())
     flavour = _flavour(xr)
@@ -227,15 +229,14 @@ def _same_inputs(
     for example in EXAMPLES:
         workdir = tmp_path / example.xr
         workdir.mkdir()
-        renderer = _renderer(crossplane, server, workdir, EXAMPLE / example.xr, required=True)
-        yield example.xr, renderer, EXAMPLE / example.observed if example.observed else None
+        yield example.xr, _example(crossplane, server, workdir, example), example.observed_path
     for space, flavour in ENVIRONMENTS:
         workdir = tmp_path / f"{space}-{flavour}"
         workdir.mkdir()
         renderer = _environment(crossplane, server, workdir, space, flavour)
-        for number, _ in enumerate(environments.converge(renderer.reconcile)):
-            observed = workdir / f"observed-{number + 1}.yaml"
-            yield f"{space}-{flavour} round {number}", renderer, (observed if number else None)
+        environments.converge(renderer.reconcile)
+        for number, observed in enumerate(list(renderer.inputs)):
+            yield f"{space}-{flavour} round {number}", renderer, observed
 
 
 def test_hack_render_prints_what_crossplane_render_prints(
@@ -253,7 +254,8 @@ def test_hack_render_prints_what_crossplane_render_prints(
         ours = renderer.hack_render(observed)
         assert ours == real, f"{case}: hack/render.py differs from crossplane render"
         compared += 1
-    assert compared == len(EXAMPLES) + 4 * 4 + 2 * 3  # Cloud/Connected 4 rounds, Disconnected 3
+    # Cloud and Connected converge in 4 rounds in each flavour; Disconnected stops after 3.
+    assert compared == len(EXAMPLES) + 4 * 4 + 2 * 3
 
 
 # --- beta validate --------------------------------------------------------------------------
@@ -263,8 +265,9 @@ def test_validate_rejects_what_the_schemas_and_cel_rules_forbid(
     crossplane: CrossplaneCLI, debug_server: Server, tmp_path: Path
 ) -> None:
     """The validate step bites: an XR breaking an XRD CEL rule, a resource of a wrong type."""
-    renderer = _renderer(crossplane, debug_server, tmp_path, EXAMPLE / "xr.yaml", required=True)
-    rendered = renderer.render(EXAMPLE / "observed.yaml")
+    rendered = _example(crossplane, debug_server, tmp_path, EXAMPLES[0]).render(
+        EXAMPLES[0].observed_path
+    )
     rendered.xr["spec"]["space"].pop(
         "name"
     )  # Cloud needs a name (an x-kubernetes-validations rule)
@@ -272,14 +275,7 @@ def test_validate_rejects_what_the_schemas_and_cel_rules_forbid(
     team["spec"]["forProvider"]["name"] = 42
     broken = write_yaml(tmp_path / "broken.yaml", [rendered.xr, team])
 
-    proc = crossplane.run(
-        "beta",
-        "validate",
-        f"--cache-dir={ROOT / '.tools' / 'validate-cache'}",
-        f"{XRDS['namespaced']},{crds_dir()}",
-        str(broken),
-        check=False,
-    )
+    proc = crossplane.validate([XRDS["namespaced"], crds_dir()], [broken], check=False)
     assert proc.returncode != 0
     assert "name is required for Cloud spaces" in proc.stdout, proc.stdout
     assert "spec.forProvider.name: Invalid value" in proc.stdout, proc.stdout
