@@ -34,11 +34,11 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     ) -> fnv1.RunFunctionResponse:
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
-        The work runs in one worker thread so that the event loop stays free to accept every
-        call that arrives meanwhile: the SDK's graceful stop on SIGTERM lets accepted calls
-        finish, but cancels calls the busy loop had not yet accepted. One thread: the work
-        holds the GIL, so more would add memory (an allocator arena each), not speed; and the
-        memos are only ever touched from it.
+        The work runs in one worker thread so that the event loop stays free to accept the
+        calls that arrive meanwhile (up to the server's bound, function/server.py) and to
+        stop the server on SIGTERM: accepted calls queue here and finish within the grace
+        period. One thread: the work holds the GIL, so more would add memory (an allocator
+        arena each), not speed; and the memos are only ever touched from it.
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._worker, self.answer, req)
