@@ -91,6 +91,10 @@ class Server:
         """The server's peak resident set size (VmHWM), in KiB."""
         return _proc_status_kib(self.proc.pid, "VmHWM")
 
+    def rss_kib(self) -> int:
+        """The server's resident set size now (VmRSS), in KiB."""
+        return _proc_status_kib(self.proc.pid, "VmRSS")
+
 
 def child_pids(pid: int) -> list[int]:
     """The processes whose parent is `pid` (e.g. the workers of `--workers N`)."""

@@ -9,6 +9,7 @@ memory a burst costs.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from function import memory
+from function.fn import FunctionRunner
 from function.server import DEFAULT_MAX_CALLS
 from tests import factories as f
 from tests import server as fnserver
@@ -64,3 +67,24 @@ def test_max_calls_in_flight_sets_the_bound(
         assert counts["OK"] >= 2
         assert collections.Counter(burst(server, slow_call, 2)) == {"OK": 2}
         assert server.terminate() == 0
+
+
+def test_memory_is_released_when_a_queue_drains_not_after_a_lone_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    releases: list[int] = []
+    monkeypatch.setattr(memory, "release", lambda: releases.append(1))
+    req = f.request(f.xr())
+
+    async def main() -> list[int]:
+        runner = FunctionRunner()
+        counts = []
+        for concurrent in (1, 1, 3, 1, 2):
+            await asyncio.gather(*(runner.RunFunction(req) for _ in range(concurrent)))
+            await runner.RunFunction(fnv1.RunFunctionRequest())  # after any release queued
+            counts.append(len(releases))
+            releases.clear()
+        return counts
+
+    # Each step ends with a lone call, which follows any release the step queued.
+    assert asyncio.run(main()) == [0, 0, 1, 0, 1]
