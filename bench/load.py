@@ -8,6 +8,9 @@ its own channel. The calls mix large valid environments (hundreds to thousands o
 resources) and large invalid ones, which must be answered with one Fatal result and no
 desired resources. Anything else, including any gRPC error, counts as an error.
 
+More than 16 clients exceed the server's default `--max-calls-in-flight`: the calls past it
+are refused with RESOURCE_EXHAUSTED, which counts as an error here.
+
 Per round it prints throughput, p50/p99 latency, errors and the server's peak RSS (VmHWM).
 Exits 1 if any call erred, or if the peak RSS grew by more than `--max-growth-mib` from the
 end of the warm-up rounds to the end of the last round. The warm-up matters: the peak is a

@@ -49,11 +49,13 @@ class Options:
     def grpc_options(self) -> Sequence[tuple[str, Any]]:
         """The gRPC server's channel arguments."""
         send = self.max_send_message_size or self.max_recv_message_size
-        return [
+        options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", self.max_recv_message_size * MB),
             ("grpc.max_send_message_length", send * MB),
-            ("grpc.so_reuseport", int(self.reuse_port)),
         ]
+        if self.reuse_port:
+            options.append(("grpc.so_reuseport", 1))
+        return options
 
 
 def serve(runner: grpcv1.FunctionRunnerServiceServicer, options: Options) -> None:
