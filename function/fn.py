@@ -14,10 +14,13 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, memory, spec, status
+from function import credentials, memory, resolve, status
 from function.compose import compose
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
+
+# What grpc.aio passes a servicer's method beside the request.
+ServicerContext = grpc.aio.ServicerContext[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse]
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -32,7 +35,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._queued = False  # whether calls queued since the queue last drained
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
+        self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
@@ -83,7 +86,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         log = self.log.bind(xr=xr[1])
         try:
             env = self._memos.environment(req)
-        except spec.SpecError as e:
+        except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
             response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
             return rsp

@@ -73,8 +73,8 @@ async def _serve(runner: grpcv1.FunctionRunnerServiceServicer, options: Options)
         options=options.grpc_options(), maximum_concurrent_rpcs=options.max_calls
     )
     beta = runtime.BetaFunctionRunner(wrapped=runner)
-    grpcv1.add_FunctionRunnerServiceServicer_to_server(runner, server)  # type: ignore[no-untyped-call]
-    grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(beta, server)  # type: ignore[no-untyped-call]
+    grpcv1.add_FunctionRunnerServiceServicer_to_server(runner, server)
+    grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(beta, server)
     reflection.enable_server_reflection(runtime.SERVICE_NAMES, server)
     # As the SDK's flags say: --insecure serves without TLS even if certificates are given.
     if options.insecure:
