@@ -20,6 +20,7 @@ from crossplane.function import resource
 
 from function.credentials import KUBECONFIG_KEY, TOKEN_REQUIREMENT
 from function.fn import FunctionRunner
+from tests import factories
 
 SIZES = (1, 10, 100, 500)
 XR_NAME = "acme"
@@ -181,24 +182,7 @@ def kubeconfig(name: str) -> bytes:
     ca = base64.b64encode(rng.randbytes(_CA_BYTES)).decode()
     token = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=_TOKEN_CHARS))
     server = f"https://{name.replace('.', '-')}.spaces.example.com:6443"
-    return f"""apiVersion: v1
-kind: Config
-current-context: ctp
-clusters:
-- name: ctp
-  cluster:
-    server: {server}
-    certificate-authority-data: {ca}
-contexts:
-- name: ctp
-  context:
-    cluster: ctp
-    user: ctp
-users:
-- name: ctp
-  user:
-    token: {token}
-""".encode()
+    return factories.kubeconfig(server, ca=ca, token=token)
 
 
 def _connection_details(name: str, desired: dict[str, Any]) -> dict[str, bytes]:
