@@ -15,7 +15,7 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, resolve, status
+from function import credentials, memory, resolve, status
 from function.compose import compose
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
@@ -33,6 +33,8 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-function")
         self._memos = Memos()
         self._lock = threading.Lock()
+        self._in_flight = 0  # calls handed to the worker; touched only by the event loop
+        self._queued = False  # whether calls queued since the queue last drained
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
@@ -40,16 +42,26 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
         A request answered as before (see `_as_before`) is answered here, on the event loop's
-        thread, when no call is being composed. Composing runs in one worker thread so that
-        the event loop stays free to accept every call that arrives meanwhile: the SDK's
-        graceful stop on SIGTERM lets accepted calls finish, but cancels calls the busy loop
-        had not yet accepted. One thread: the work holds the GIL, so more would add memory
-        (an allocator arena each), not speed. The memos are touched only under a lock.
+        thread, when no call is being composed. Other work runs in one worker thread so that
+        the event loop stays free to accept the calls that arrive meanwhile (up to the
+        server's bound, function/server.py) and to stop the server on SIGTERM: accepted calls
+        queue here and finish within the grace period. One thread: the work holds the GIL, so
+        more would add memory (an allocator arena each), not speed. The memos are touched
+        only under a lock. When a queue has drained, the worker gives the memory it grew back
+        to the system.
         """
         rsp, checked = self._as_before(req)
         if rsp is None:
             loop = asyncio.get_running_loop()
-            rsp = await loop.run_in_executor(self._worker, self.answer, req, not checked)
+            self._in_flight += 1
+            self._queued = self._queued or self._in_flight > 1
+            try:
+                rsp = await loop.run_in_executor(self._worker, self.answer, req, not checked)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0 and self._queued:
+                    self._queued = False
+                    loop.run_in_executor(self._worker, memory.release)
         # A kept response carries the tag of the call it last answered. The tag is set here,
         # on the event loop's thread, where gRPC serializes the response as soon as this
         # returns, with no other call's code in between; nothing else writes to a kept
@@ -148,16 +160,16 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         rsp = response.to(req)
 
         token: SecretStr | None = None
+        token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
         if env.uses_token:
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
-                response.fatal(rsp, _invalid("UpboundEnvironment", [str(e)]))
-                return rsp, False
+                token_problem = str(e)
 
-        out = compose(env, observed, token)
+        out = compose(env, observed, token, token_problem)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         self._memos.keep_composed(xr, req, env, observed, rsp)
