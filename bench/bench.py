@@ -474,7 +474,9 @@ def supports_workers() -> bool:
 
 def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Calls per second for 1 and 2 workers: the sharded environment if there is one."""
-    mode = modes.sharded(args.concurrency_size) or modes.single(args.concurrency_size)
+    sharded = modes.sharded(args.sharded_throughput_size)
+    mode = sharded or modes.single(args.concurrency_size)
+    size = args.sharded_throughput_size if sharded else args.concurrency_size
     payloads = mode.payloads
     pools = (1, 2) if supports_workers() else (1,)
     rounds = [
@@ -486,7 +488,7 @@ def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
         {
             "workers": w,
             "mode": mode.name,
-            "control_planes": args.concurrency_size,
+            "control_planes": size,
             "calls_per_second": statistics.median(
                 c["calls_per_second"] for c in rounds if c["workers"] == w
             ),
@@ -510,7 +512,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peer-max-size", type=int, default=500, help="largest size the peers are sent"
     )
-    parser.add_argument("--concurrency-size", type=int, default=CONCURRENCY_SIZE)
+    parser.add_argument(
+        "--concurrency-size", type=int, default=CONCURRENCY_SIZE, help="single-XR throughput"
+    )
+    parser.add_argument(
+        "--sharded-throughput-size",
+        type=int,
+        default=2000,
+        help="the sharded environment's size for throughput, once the function shards",
+    )
     parser.add_argument("--concurrency-seconds", type=float, default=4.0)
     parser.add_argument(
         "--concurrency-rounds", type=int, default=3, help="1 and 2 workers, alternately"
