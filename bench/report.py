@@ -214,4 +214,4 @@ a peer):
 {ratio_table(result)}
 
 {summary(result)}
-"""
+"""  # noqa: S608 - Markdown, not SQL.
