@@ -3,8 +3,8 @@
 Every public query is a fact: its answer is recorded under the query (method and arguments)
 the first time it is asked. Builders and the status read the observed state only through
 these queries, so the response is a function of the environment, the rest of the request and
-the facts; `confirms(observed, facts)` tells whether another request's observed state gives
-the same answers, which is what function/reuse.py needs to answer as before.
+the facts; `confirms(observed, evidence(earlier))` tells whether another request's observed
+state gives the same answers, which is what function/reuse.py needs to answer as before.
 """
 
 import bisect
@@ -27,7 +27,7 @@ Query = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]
 Facts = dict[Query, Any]
 # Queries whose answer depends only on the body of the resource named by their first argument
 # (not on its connection details, nor on which other resources exist).
-_BODY_QUERIES = frozenset({"exists", "ready", "spec", "as_desired"})
+_BODY_QUERIES = frozenset({"exists", "ready", "spec", "status", "as_desired"})
 # Answers that cannot change once returned: kept as they are and handed out again.
 _IMMUTABLE = (bool, str, bytes, int, float, tuple, type(None))
 _UNASKED = object()
