@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
-from crossplane.function import resource
 from google.protobuf import struct_pb2
+
+from function import structs
 
 # Fields of an observed resource that a desired copy of it keeps.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
@@ -57,16 +58,28 @@ def _recorded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def ask(self: "Observed", *args: Any, **kwargs: Any) -> Any:
-        query: Query = (name, args, tuple(sorted(kwargs.items())))
+        query: Query = (name, args, tuple(sorted(kwargs.items())) if kwargs else ())
         known = self._facts.get(query, _UNASKED)
         if known is not _UNASKED and isinstance(known, _IMMUTABLE):
             return known
         answer = _answer(method(self, *args, **kwargs))
         if known is _UNASKED:
-            self._facts[query] = answer if isinstance(answer, _IMMUTABLE) else copy.deepcopy(answer)
+            self._facts[query] = answer if isinstance(answer, _IMMUTABLE) else _copy(answer)
         return answer
 
     return ask
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a plain value (dicts and lists of JSON values), fast; else deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 def _answer(value: Any) -> Any:
@@ -140,6 +153,7 @@ class Observed:
         self._resources = resources
         self._facts: Facts = {}
         self._sorted_names: list[str] | None = None
+        self._versions: dict[str, str] = {}
 
     @property
     def facts(self) -> Facts:
@@ -148,14 +162,19 @@ class Observed:
 
     def _version(self, name: str) -> str:
         """The resource's metadata.resourceVersion, or "" (also when it does not exist)."""
+        known = self._versions.get(name)
+        if known is not None:
+            return known
+        version = ""
         resources = self._resources
-        if name not in resources:
-            return ""
-        fields = resources[name].resource.fields
-        if "metadata" not in fields:
-            return ""
-        metadata = fields["metadata"].struct_value.fields
-        return metadata["resourceVersion"].string_value if "resourceVersion" in metadata else ""
+        if name in resources:
+            fields = resources[name].resource.fields
+            if "metadata" in fields:
+                metadata = fields["metadata"].struct_value.fields
+                if "resourceVersion" in metadata:
+                    version = metadata["resourceVersion"].string_value
+        self._versions[name] = version
+        return version
 
     def exists(self, name: str) -> bool:
         """Whether the composed resource exists."""
@@ -187,7 +206,7 @@ class Observed:
         observed = self._resources.get(name)
         if observed is None or "spec" not in observed.resource:
             return {}
-        return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
+        return structs.read(cast(struct_pb2.Struct, observed.resource["spec"]))
 
     def status(self, name: str) -> dict[str, Any]:
         """The observed status of a composed resource ({} when it has none)."""
@@ -197,11 +216,11 @@ class Observed:
         status = observed.resource["status"]
         if not isinstance(status, struct_pb2.Struct):
             return {}
-        return resource.struct_to_dict(status)
+        return structs.read(status)
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""
-        observed = resource.struct_to_dict(self._resources[name].resource)
+        observed = structs.read(self._resources[name].resource)
         metadata = observed.get("metadata", {})
         return {
             "apiVersion": observed["apiVersion"],

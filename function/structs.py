@@ -1,11 +1,13 @@
-"""Plain Python values into protobuf Structs, fast.
+"""Plain Python values into protobuf Structs and back, fast.
 
 `write(struct, mapping)` does what `Struct.update(mapping)` does (each key replaced, nested
 dicts and lists rebuilt, the rest of the Struct kept) about twice as fast: it dispatches on
 exact types, the ones builders produce, and writes the C-backed fields directly instead of
-going through protobuf's pure-Python well-known-type helpers.
+going through protobuf's pure-Python well-known-type helpers. `read(struct)` gives what the
+SDK's `resource.struct_to_dict` gives (protobuf's json_format) several times as fast.
 """
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -59,3 +61,29 @@ def _extend(target: struct_pb2.ListValue, items: Iterable[Any]) -> None:
     values = target.values
     for item in items:
         _set(values.add(), item)
+
+
+def read(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """The Struct as a dict, as `resource.struct_to_dict` gives it (numbers are floats)."""
+    fields = struct.fields
+    return {key: _get(fields[key]) for key in fields}  # items() costs half as much again
+
+
+def _get(value: struct_pb2.Value) -> Any:
+    """One Value as json_format reads it: unset is None; infinity and NaN raise ValueError."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "struct_value":
+        return read(value.struct_value)
+    if kind == "list_value":
+        return [_get(item) for item in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if math.isinf(number) or math.isnan(number):
+            msg = "a Struct number is infinite or NaN, which JSON cannot hold"
+            raise ValueError(msg)
+        return number
+    return None

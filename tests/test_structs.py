@@ -1,8 +1,10 @@
 """structs.write builds the same Struct as protobuf's Struct.update."""
 
+import math
 from typing import Any
 
 import pytest
+from crossplane.function import resource
 from google.protobuf import struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,3 +58,29 @@ def test_write_accepts_structs_and_list_values() -> None:
 def test_write_rejects_what_a_struct_cannot_hold() -> None:
     with pytest.raises(ValueError, match="cannot put a bytes"):
         structs.write(struct_pb2.Struct(), {"raw": b"bytes"})
+
+
+json_scalars = st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+json_values = st.recursive(
+    json_scalars | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=20,
+)
+
+
+@given(mapping=st.dictionaries(st.text(max_size=6), json_values, max_size=6))
+def test_read_matches_struct_to_dict(mapping: dict[str, Any]) -> None:
+    struct = struct_pb2.Struct()
+    struct.update(mapping)
+    struct.fields["unset"].Clear()  # a Value of no kind reads as None
+    assert structs.read(struct) == resource.struct_to_dict(struct)
+
+
+@pytest.mark.parametrize("number", [math.inf, -math.inf, math.nan])
+def test_read_rejects_what_json_cannot_hold_as_struct_to_dict_does(number: float) -> None:
+    struct = struct_pb2.Struct()
+    struct.fields["x"].number_value = number
+    with pytest.raises(ValueError):
+        resource.struct_to_dict(struct)
+    with pytest.raises(ValueError):
+        structs.read(struct)
