@@ -14,8 +14,8 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, resolve, status
-from function.compose import compose
+from function import ceilings, credentials, resolve, status
+from function.compose import compose, shards
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
 
@@ -77,7 +77,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             env = self._memos.environment(req)
         except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
-            response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
+            response.fatal(rsp, _invalid(_kind(req), e.problems))
             return rsp
 
         token: SecretStr | None = None
@@ -87,7 +87,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             try:
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
-                response.fatal(rsp, _invalid("UpboundEnvironment", [str(e)]))
+                response.fatal(rsp, _invalid(env.xr_kind, [str(e)]))
                 return rsp
 
         observed = Observed(req.observed.resources)
@@ -95,7 +95,18 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
+        sharded = any(d.name.startswith(f"{shards.KIND}.") for d in out.desired)
+        too_large = ceilings.over_crossplane_limit(req, rsp, env, sharded)
+        if too_large is not None:
+            log.info("response over Crossplane's receive limit", size=rsp.ByteSize())
+            return too_large
         return rsp
+
+
+def _kind(req: fnv1.RunFunctionRequest) -> str:
+    """The XR's kind, as the request names it (UpboundEnvironment when it names none)."""
+    kind = req.observed.composite.resource.fields.get("kind")
+    return str(kind.string_value) if kind is not None and kind.string_value else "UpboundEnvironment"
 
 
 def _invalid(what: str, problems: list[str]) -> str:

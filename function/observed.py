@@ -1,6 +1,8 @@
 """A read-only view of the composed resources Crossplane observed, read once per call."""
 
-from collections.abc import Iterator, Mapping
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -39,6 +41,14 @@ class Observed:
             return None
         return bytes(observed.connection_details[key])
 
+    def without(self, leave_out: Callable[[str], bool]) -> Observed:
+        """A view of the same observed state without the resources `leave_out` names."""
+        return Observed({n: r for n, r in self._resources.items() if not leave_out(n)})
+
+    def all_names(self) -> Iterator[str]:
+        """Every observed composition resource name, sorted."""
+        return iter(sorted(self._resources))
+
     def names(self, kind: str) -> Iterator[str]:
         """The observed composition resource names of one kind (`kind.` prefix), sorted."""
         prefix = f"{kind}."
@@ -50,6 +60,14 @@ class Observed:
         if observed is None or "spec" not in observed.resource:
             return {}
         return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
+
+    def status(self, name: str) -> dict[str, Any]:
+        """The observed status of a composed resource ({} when absent or not a mapping)."""
+        observed = self._resources.get(name)
+        if observed is None or "status" not in observed.resource:
+            return {}
+        status = observed.resource["status"]
+        return resource.struct_to_dict(status) if isinstance(status, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""

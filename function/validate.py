@@ -25,6 +25,8 @@ from function.api.types import (
     Model,
 )
 
+from function.credentials import namespace_problem
+
 if TYPE_CHECKING:
     from function.resolve import Environment
 
@@ -147,6 +149,24 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
             path = f"spec.iam.repositories[{ri}].permissions"
             problems.append(f"{path}: grants a team more than once; give each team one entry")
     return problems
+
+
+def group_spec_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> list[str]:
+    """A ControlPlaneGroup's raw spec: unique control planes, a token Secret it may name.
+
+    A tenant who may write ControlPlaneGroups in a namespace must not reach a Secret
+    outside it through one (function/credentials.py `namespace_problem`).
+    """
+    group = spec.get("group")
+    cps = _items(group.get("controlPlanes") if isinstance(group, Mapping) else None)
+    names = ((i, cp.get("name")) for i, cp in cps)
+    problems = _duplicates("spec.group.controlPlanes", names, "control plane")
+    argocd = spec.get("argocd")
+    ref = argocd.get("tokenSecretRef") if isinstance(argocd, Mapping) else None
+    namespace = ref.get("namespace") if isinstance(ref, Mapping) else None
+    path = "spec.argocd.tokenSecretRef.namespace"
+    problem = namespace_problem(path, namespace if isinstance(namespace, str) else None, xr_namespace)
+    return [*problems, *([problem] if problem else [])]
 
 
 def resolved_problems(env: Environment) -> list[str]:

@@ -348,6 +348,8 @@ def _as_packed(obj: dict[str, Any]) -> dict[str, Any]:
                 "crossplane.yaml",
                 "apis/upboundenvironment/composition.yaml",
                 "apis/upboundenvironment/definition.yaml",
+                "apis/controlplanegroup/composition.yaml",
+                "apis/controlplanegroup/definition.yaml",
             ],
         ),
     ],

@@ -8,17 +8,20 @@ an Argo CD cluster after its ControlPlane) lives in the builder of the thing tha
 which asks the observed state about its prerequisite.
 
 Adding a composed kind: one module here, one line in BUILDERS, and its test.
+
+An UpboundEnvironment may shard: then it composes a ControlPlaneGroup XR per group (shards.py)
+and each of those runs the same builders on its one group. No builder knows which it runs in.
 """
 
 from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from function.compose import argocd, controlplanes, groups, iam
+from function.compose import argocd, controlplanes, groups, iam, shards
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
-from function.resolve import Environment
+from function.resolve import GROUP_KIND, Environment
 
 # Every builder, in the order their resources appear in the response.
 BUILDERS: tuple[Callable[[Context], Composition], ...] = (
@@ -30,9 +33,15 @@ BUILDERS: tuple[Callable[[Context], Composition], ...] = (
 
 
 def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:
-    """Everything the environment composes, given what exists and the Upbound token."""
+    """Everything the XR composes, given what exists and the Upbound token.
+
+    An UpboundEnvironment runs the builders on the groups it composes itself, and composes
+    ControlPlaneGroups for the others; a ControlPlaneGroup runs them on its group.
+    """
     ctx = Context(env=env, flavour=flavour_of(env), observed=observed, token=token)
+    if env.xr_kind != GROUP_KIND:
+        return shards.compose_environment(ctx, BUILDERS)
     out = Composition()
     for build in BUILDERS:
         out += build(ctx)
-    return out
+    return shards.release(ctx, out) if env.release else out
