@@ -1,0 +1,240 @@
+"""Sharding by group: the environment composes a ControlPlaneGroup per group, losslessly.
+
+Every test plays Crossplane over several calls (tests/world.py): it deletes what an XR stops
+returning, refuses to let one XR take over what another controls, and records every external
+object (ControlPlane, Namespace, Argo CD Secret, IAM) that a deletion took with it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from function.compose import shards
+from function.compose.common import PROTECT_ANNOTATION
+from function.resolve import parse
+from tests import factories as f
+from tests.schemas import assert_valid
+from tests.world import GROUP_KIND, World
+
+FLAVOURS = pytest.mark.parametrize("namespace", ["platform", None], ids=["namespaced", "cluster"])
+# Protected by default; unprotected by default with one protected entry; and the reverse.
+PROTECTIONS = {
+    "protected": {},
+    "unprotected": {"controlPlaneDefaults": {"protect": False}},
+    "mixed": {"controlPlaneDefaults": {"protect": False}, "protect_dev_ctp2": True},
+}
+
+
+def _spec(protection: str, sharding: str, **overrides: Any) -> dict[str, Any]:
+    settings = dict(PROTECTIONS[protection])
+    protect_one = settings.pop("protect_dev_ctp2", None)
+    spec = f.spec(**settings, **overrides)
+    spec["sharding"] = sharding
+    if protect_one is not None:
+        spec["groups"][0]["controlPlanes"][1]["protect"] = protect_one
+    return spec
+
+
+def _bodies(world: World) -> dict[str, dict[str, Any]]:
+    """Every MR that exists now, by metadata.name, as last desired (status aside)."""
+    xrs = [world.environment, *world.groups.values()]
+    return {
+        body["metadata"]["name"]: body
+        for xr in xrs
+        for body in xr.observed.values()
+        if body["kind"] != GROUP_KIND
+    }
+
+
+def _status(world: World) -> dict[str, Any]:
+    status = world.environment.body["status"]
+    return {"controlPlanes": status["controlPlanes"], "summary": status["summary"]}
+
+
+@FLAVOURS
+@pytest.mark.parametrize("protection", sorted(PROTECTIONS))
+def test_moving_to_and_from_groups_deletes_and_recreates_nothing(
+    namespace: str | None, protection: str
+) -> None:
+    """Unsharded -> sharded -> unsharded: the same MRs (names and bodies) over the same
+    external objects, nothing deleted, no XR ever asked to apply what another controls."""
+    world = World(f.xr(_spec(protection, "Disabled"), namespace=namespace))
+    world.converge()
+    unsharded, status = _bodies(world), _status(world)
+    externals = set(world.externals)
+
+    world.edit(_spec(protection, "Enabled"))
+    world.converge()
+    assert world.deleted == []
+    assert world.conflicts == []
+    assert world.externals == externals
+    assert _bodies(world) == unsharded, "the groups compose exactly what the environment did"
+    owners = world.objects()
+    assert {owners[b["metadata"]["name"]] for b in unsharded.values()} == {"acme"} | {
+        g.name for g in world.groups.values()
+    }
+    assert _status(world) == status
+
+    world.edit(_spec(protection, "Disabled"))
+    world.converge()
+    assert world.deleted == []
+    assert world.conflicts == []
+    assert world.groups == {}
+    assert _bodies(world) == unsharded
+    assert set(world.objects().values()) == {"acme"}
+    assert _status(world) == status
+
+
+@FLAVOURS
+def test_editing_while_moving_loses_nothing(namespace: str | None) -> None:
+    """Edits land between the calls of a move: a control plane added, one removed (protected),
+    a setting changed; the move goes on and only what the edits meant happens."""
+    world = World(f.xr(_spec("protected", "Disabled"), namespace=namespace))
+    world.converge()
+    spec = _spec("protected", "Enabled")
+    world.edit(spec)
+    world.round()
+    spec = copy.deepcopy(spec)
+    spec["groups"][0]["controlPlanes"].append({"name": "ctp3"})
+    del spec["groups"][1]["controlPlanes"][0]
+    spec["controlPlaneDefaults"] = {"crossplane": {"autoUpgrade": {"channel": "Rapid"}}}
+    world.edit(spec)
+    world.round()
+    spec = {**spec, "sharding": "Disabled"}
+    world.edit(spec)
+    world.converge()
+    assert world.deleted == []
+    assert world.conflicts == []
+    names = {b["metadata"]["name"] for b in _bodies(world).values()}
+    assert "acme-controlplane-dev-ctp3-" in " ".join(names)
+    assert not any(n.startswith("acme-controlplane-prod-ctp1-") for n in names)
+
+
+@FLAVOURS
+def test_removing_a_sharded_group_deletes_only_what_chose_to_be(namespace: str | None) -> None:
+    """As unsharded: a removed group's unprotected control planes go, protected ones stay."""
+    world = World(f.xr(_spec("mixed", "Enabled"), namespace=namespace))
+    world.converge()
+    spec = _spec("mixed", "Enabled")
+    del spec["groups"][0]  # dev: ctp1 unprotected, ctp2 protected (and so the group)
+    world.edit(spec)
+    world.converge()
+    assert world.conflicts == []
+    deleted = {e[-1] for e in world.deleted}
+    assert "ctp1" in deleted
+    assert "ctp2" not in deleted
+    assert "dev" not in deleted, "a group that holds a protected control plane is protected"
+
+
+def test_auto_shards_past_the_threshold_and_keeps_sharding_above_the_lower_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Auto engages above AUTO_ENGAGE; an environment sharded already stays so above AUTO_STAY,
+    so a count that wobbles at the line does not move every group back and forth."""
+    monkeypatch.setattr(shards, "AUTO_ENGAGE", 3)
+    monkeypatch.setattr(shards, "AUTO_STAY", 2)
+    spec = _spec("protected", "Auto")  # 3 control planes
+    world = World(f.xr(spec))
+    world.converge()
+    assert world.groups == {}
+    grown = copy.deepcopy(spec)
+    grown["groups"][1]["controlPlanes"].append({"name": "ctp2"})  # 4
+    world.edit(grown)
+    world.converge()
+    assert len(world.groups) == 2
+    world.edit(spec)  # 3: above AUTO_STAY, so it stays sharded
+    world.converge()
+    assert len(world.groups) == 2
+    shrunk = copy.deepcopy(spec)
+    del shrunk["groups"][0]["controlPlanes"][1]  # 2
+    world.edit(shrunk)
+    world.converge()
+    assert world.groups == {}
+    assert world.conflicts == []
+    # Only the Argo CD Secrets of the entries removed on the way (their ControlPlanes stay).
+    assert sorted(world.deleted) == [
+        ("Secret", "argocd", "controlplane-dev-ctp2"),
+        ("Secret", "argocd", "controlplane-prod-ctp2"),
+    ]
+
+
+def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orphan() -> None:
+    world = World(f.xr(_spec("unprotected", "Enabled")))
+    world.converge()
+    for group in world.groups.values():  # tests/test_api_schemas.py checks the XR itself
+        for body in group.observed.values():
+            assert_valid(body)
+        assert group.body["status"]["released"] is False
+    world.edit(_spec("unprotected", "Disabled"))
+    world.round()  # the environment asks its groups to release; they orphan everything
+    for group in world.groups.values():
+        assert group.body["spec"]["release"] is True
+        assert group.body["status"]["released"] is False  # not observed orphaning yet
+    world.round()
+    for group in world.groups.values():
+        assert group.body["status"]["released"] is True
+
+
+def test_a_group_spec_carries_resolved_settings_but_no_secret_outside_its_namespace() -> None:
+    outside = f.xr(_spec("protected", "Enabled"))  # token Secret in crossplane-system
+    env = parse(outside, {"providerConfigs": {"space": "space-from-input"}})
+    spec = shards.child_spec(env, env.groups[0])
+    assert spec["environment"] == "acme"
+    assert spec["providerConfigs"]["space"] == "space-from-input"
+    assert "tokenSecretRef" not in spec["argocd"]
+    inside = copy.deepcopy(outside)
+    inside["spec"]["argocd"]["tokenSecretRef"]["namespace"] = "platform"
+    env = parse(inside, None)
+    assert shards.child_spec(env, env.groups[0])["argocd"]["tokenSecretRef"]["namespace"] == (
+        "platform"
+    )
+    cluster = parse(f.xr(_spec("protected", "Enabled"), namespace=None), None)
+    ref = shards.child_spec(cluster, cluster.groups[0])["argocd"]["tokenSecretRef"]
+    assert ref["namespace"] == "crossplane-system"
+
+
+def test_a_namespaced_group_may_not_name_a_secret_outside_its_namespace() -> None:
+    env = parse(f.xr(_spec("protected", "Enabled"), namespace=None), None)
+    group = {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": "ControlPlaneGroup",
+        "metadata": {"name": "acme-dev", "namespace": "tenant"},
+        "spec": shards.child_spec(env, env.groups[0]),
+    }
+    (message,) = f.fatal(f.run(f.request(group)))
+    assert message.startswith("invalid ControlPlaneGroup; nothing was changed")
+    assert "spec.argocd.tokenSecretRef.namespace" in message
+
+
+def test_a_group_reads_hostile_group_status_defensively() -> None:
+    """Whoever may write a ControlPlaneGroup's status could write anything there."""
+    world = World(f.xr(_spec("protected", "Enabled")))
+    world.converge()
+    (group,) = (g for name, g in world.groups.items() if "-dev-" in name)
+    group.body["status"]["controlPlanes"] = [
+        "nonsense",
+        {"name": "ctp1", "ready": "yes", "message": 7, "server": ["x"]},
+    ]
+    world.round()
+    entries = {
+        (e["group"], e["name"]): e for e in world.environment.body["status"]["controlPlanes"]
+    }
+    assert entries["dev", "ctp1"]["ready"] is False
+    assert entries["dev", "ctp1"]["message"] == ""
+    assert entries["dev", "ctp2"]["message"] == "waiting for ControlPlaneGroup dev to report it"
+
+
+def test_protect_annotation_survives_the_move() -> None:
+    world = World(f.xr(_spec("mixed", "Disabled")))
+    world.converge()
+    world.edit(_spec("mixed", "Enabled"))
+    world.converge()
+    annotations = {
+        b["metadata"]["name"]: b["metadata"].get("annotations", {}).get(PROTECT_ANNOTATION)
+        for b in _bodies(world).values()
+        if b["metadata"]["name"].startswith("acme-controlplane-")
+    }
+    assert sorted(annotations.values()) == ["false", "false", "true"]
