@@ -106,7 +106,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 def _kind(req: fnv1.RunFunctionRequest) -> str:
     """The XR's kind, as the request names it (UpboundEnvironment when it names none)."""
     kind = req.observed.composite.resource.fields.get("kind")
-    return str(kind.string_value) if kind is not None and kind.string_value else "UpboundEnvironment"
+    return (
+        str(kind.string_value) if kind is not None and kind.string_value else "UpboundEnvironment"
+    )
 
 
 def _invalid(what: str, problems: list[str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
@@ -55,11 +55,12 @@ class Observed:
         return iter(sorted(n for n in self._resources if n.startswith(prefix)))
 
     def spec(self, name: str) -> dict[str, Any]:
-        """The observed spec of a composed resource ({} when it does not exist)."""
+        """The observed spec of a composed resource ({} when absent or not a mapping)."""
         observed = self._resources.get(name)
         if observed is None or "spec" not in observed.resource:
             return {}
-        return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
+        spec = observed.resource["spec"]
+        return resource.struct_to_dict(spec) if isinstance(spec, struct_pb2.Struct) else {}
 
     def status(self, name: str) -> dict[str, Any]:
         """The observed status of a composed resource ({} when absent or not a mapping)."""

@@ -184,7 +184,9 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     raw_spec = xr.get("spec")
     is_group = xr.get("kind") == GROUP_KIND
     if not isinstance(raw_spec, Mapping):
-        needs = "environment, organization, space and group" if is_group else "organization and space"
+        needs = (
+            "environment, organization, space and group" if is_group else "organization and space"
+        )
         problems.append(f"spec: required; a {xr.get('kind') or ENVIRONMENT_KIND} needs {needs}")
         raw_spec = {}
     env: Environment | None = None

@@ -24,7 +24,6 @@ from function.api.types import (
     LABEL_VALUE,
     Model,
 )
-
 from function.credentials import namespace_problem
 
 if TYPE_CHECKING:
@@ -165,7 +164,9 @@ def group_spec_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> li
     ref = argocd.get("tokenSecretRef") if isinstance(argocd, Mapping) else None
     namespace = ref.get("namespace") if isinstance(ref, Mapping) else None
     path = "spec.argocd.tokenSecretRef.namespace"
-    problem = namespace_problem(path, namespace if isinstance(namespace, str) else None, xr_namespace)
+    problem = namespace_problem(
+        path, namespace if isinstance(namespace, str) else None, xr_namespace
+    )
     return [*problems, *([problem] if problem else [])]
 
 

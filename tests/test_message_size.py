@@ -31,7 +31,9 @@ def big_request() -> fnv1.RunFunctionRequest:
     return req
 
 
-def crossplane_call(server: fnserver.Server, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+def crossplane_call(
+    server: fnserver.Server, req: fnv1.RunFunctionRequest
+) -> fnv1.RunFunctionResponse:
     """A call with Crossplane's client limits: gRPC's default 4 MiB receive, no send limit."""
     options = [("grpc.max_send_message_length", -1)]
     with grpc.insecure_channel(server.address, options=options) as channel:
@@ -59,9 +61,7 @@ def test_the_default_receive_limit_takes_what_the_sdk_default_refused(
 def test_over_the_receive_limit_is_refused_with_resource_exhausted(
     tmp_path: Path, big_request: fnv1.RunFunctionRequest
 ) -> None:
-    with fnserver.function_server(
-        tmp_path, "--insecure", "--max-recv-message-size", "4"
-    ) as server:
+    with fnserver.function_server(tmp_path, "--insecure", "--max-recv-message-size", "4") as server:
         with pytest.raises(grpc.RpcError) as refused:
             server.call(big_request)
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

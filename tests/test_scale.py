@@ -10,7 +10,6 @@ bound: the bound is the ceilings).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest

@@ -21,7 +21,7 @@ from tests.world import GROUP_KIND, World
 
 FLAVOURS = pytest.mark.parametrize("namespace", ["platform", None], ids=["namespaced", "cluster"])
 # Protected by default; unprotected by default with one protected entry; and the reverse.
-PROTECTIONS = {
+PROTECTIONS: dict[str, dict[str, Any]] = {
     "protected": {},
     "unprotected": {"controlPlaneDefaults": {"protect": False}},
     "mixed": {"controlPlaneDefaults": {"protect": False}, "protect_dev_ctp2": True},

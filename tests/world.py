@@ -170,7 +170,6 @@ class World:
         condition = {"type": "Ready", "status": "True" if ready else "False"}
         xr.body = {**xr.body, "status": {**status, "conditions": [condition]}}
 
-
     def _observed(self, xr: Xr) -> dict[str, fnv1.Resource]:
         """What Crossplane observes of an XR's composed resources: MRs Ready, with their
         connection details; ControlPlaneGroups as they are, with their status."""

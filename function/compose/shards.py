@@ -128,12 +128,12 @@ def _children(ctx: Context, shard: bool) -> Composition:
         if group_name in wanted:
             continue
         if not shard:  # moving back: the group orphans everything, then it may go
-            group = next((g for g in env.groups if g.name == group_name), None)
-            if group is not None:
-                out.reported.update(_reported(ctx, name, group))
+            listed = next((g for g in env.groups if g.name == group_name), None)
+            if listed is not None:
+                out.reported.update(_reported(ctx, name, listed))
             if observed.status(name).get("released") is True:
                 continue
-            spec = child_spec(env, group) if group else _observed_spec(ctx, name)
+            spec = child_spec(env, listed) if listed else _observed_spec(ctx, name)
             out.desired.append(_child(ctx, name, {**spec, "release": True}))
             reason = f"moving group {group_name} back from its ControlPlaneGroup: orphaning first"
             out.waiting.append(Waiting(name, reason))
@@ -242,4 +242,6 @@ def release(ctx: Context, out: Composition) -> Composition:
 def released(env: Environment, observed: Observed) -> bool:
     """Whether a releasing ControlPlaneGroup observes everything it composed orphaning."""
     flavour = flavour_of(env)
-    return env.release and all(is_protected(flavour, observed.spec(n)) for n in observed.all_names())
+    return env.release and all(
+        is_protected(flavour, observed.spec(n)) for n in observed.all_names()
+    )
