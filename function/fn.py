@@ -15,7 +15,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
 from function import ceilings, credentials, resolve, status
-from function.compose import compose, shards
+from function.compose import compose, shards, uses_token
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
 
@@ -80,8 +80,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             response.fatal(rsp, _invalid(_kind(req), e.problems))
             return rsp
 
+        observed = Observed(req.observed.resources)
         token: SecretStr | None = None
-        if env.uses_token:
+        if uses_token(env, observed):
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
@@ -90,7 +91,6 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 response.fatal(rsp, _invalid(env.xr_kind, [str(e)]))
                 return rsp
 
-        observed = Observed(req.observed.resources)
         out = compose(env, observed, token)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)

@@ -227,6 +227,12 @@ def test_examples_are_valid_xrs_and_parse(name: str) -> None:
     resolve.parse(xr, function_input())
 
 
+def test_the_control_plane_group_example_is_a_valid_xr() -> None:
+    xr = load("example/controlplanegroup/xr.yaml")
+    assert schemas.validate_against(xr, xr_crd(GROUP_XRD_V2)) == []
+    resolve.parse(xr, function_input())
+
+
 def test_a_namespaced_xr_is_not_valid_for_the_v1_xrd() -> None:
     errors = schemas.validate_against(load("example/xr.yaml"), xr_crd(XRD_V1))
     assert errors == ["metadata.namespace: set on a cluster-scoped kind"]

@@ -238,3 +238,14 @@ def test_protect_annotation_survives_the_move() -> None:
         if b["metadata"]["name"].startswith("acme-controlplane-")
     }
     assert sorted(annotations.values()) == ["false", "false", "true"]
+
+
+def test_only_the_groups_ask_for_the_token_once_sharded() -> None:
+    """The environment composes no Argo CD cluster itself: it asks Crossplane for no Secret."""
+    world = World(f.xr(_spec("protected", "Enabled")))
+    world.converge()
+    assert world.environment.response is not None
+    assert "upbound-token" not in world.environment.response.requirements.resources
+    for group in world.groups.values():
+        assert group.response is not None
+        assert "upbound-token" in group.response.requirements.resources

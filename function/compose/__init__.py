@@ -14,6 +14,7 @@ and each of those runs the same builders on its one group. No builder knows whic
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pydantic import SecretStr
 
@@ -30,6 +31,11 @@ BUILDERS: tuple[Callable[[Context], Composition], ...] = (
     argocd.build,
     iam.build,
 )
+
+
+def uses_token(env: Environment, observed: Observed) -> bool:
+    """Whether what the XR composes itself needs the Upbound token (Argo CD's exec provider)."""
+    return replace(env, groups=shards.own_groups(env, observed)).uses_token
 
 
 def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:

@@ -74,7 +74,8 @@ class Composition:
 class Context:
     """Everything a builder reads: environment, API flavour, observed state, Upbound token.
 
-    The token is None unless `env.uses_token` and Crossplane supplied it. A builder that
+    The token is None unless the XR's own groups use it (`compose.uses_token`) and
+    Crossplane supplied it. A builder that
     needs another input (a credentials mode, a second Secret) gets a field here.
     """
 

@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from function.compose import argocd, controlplanes, groups
+from function.compose.argocd import server_url
 from function.compose.common import Composition, Context, Desired, Waiting, metadata_name
 from function.credentials import namespace_problem
 from function.flavour import flavour_of, is_protected
@@ -55,14 +56,27 @@ def group_of(name: str) -> str:
     return name.split(".", 2)[1]
 
 
-def sharded(ctx: Context) -> bool:
+def sharded(env: Environment, observed: Observed) -> bool:
     """Whether the environment composes its groups through ControlPlaneGroups."""
-    env = ctx.env
     if env.sharding != "Auto":
         return env.sharding == "Enabled"
     count = sum(len(g.control_planes) for g in env.groups)
-    already = next(ctx.observed.names(KIND), None) is not None
+    already = next(observed.names(KIND), None) is not None
     return count > (AUTO_STAY if already else AUTO_ENGAGE)
+
+
+def own_groups(env: Environment, observed: Observed) -> tuple[ResolvedGroup, ...]:
+    """The groups an XR composes with the builders itself.
+
+    A ControlPlaneGroup composes its group; an environment the groups it does not shard
+    and that no ControlPlaneGroup holds (any more).
+    """
+    if env.xr_kind == GROUP_KIND:
+        return env.groups
+    if sharded(env, observed):
+        return ()
+    held = {group_of(n) for n in observed.names(KIND)}
+    return tuple(g for g in env.groups if g.name not in held)
 
 
 def compose_environment(ctx: Context, builders: Sequence[Builder]) -> Composition:
@@ -72,13 +86,11 @@ def compose_environment(ctx: Context, builders: Sequence[Builder]) -> Compositio
     on the observed state without the resources being handed to a ControlPlaneGroup.
     """
     env, observed = ctx.env, ctx.observed
-    shard = sharded(ctx)
-    held = {group_of(n) for n in observed.names(KIND)}  # groups a ControlPlaneGroup holds
+    shard = sharded(env, observed)
     moving = {g.name for g in env.groups} if shard else set()
-    local_groups = () if shard else tuple(g for g in env.groups if g.name not in held)
     local = replace(
         ctx,
-        env=replace(env, groups=local_groups),
+        env=replace(env, groups=own_groups(env, observed)),
         observed=observed.without(lambda n: _kind(n) in GROUP_KINDS and group_of(n) in moving),
     )
     out = Composition()
@@ -215,7 +227,7 @@ def _reported(ctx: Context, name: str, group: ResolvedGroup) -> dict[tuple[str, 
         entry = by_name.get(cp.name)
         if entry is None:
             message = f"waiting for ControlPlaneGroup {group.name} to report it"
-            entry = {"ready": False, "message": message}
+            entry = {"ready": False, "message": message, "server": server_url(ctx.env, cp)}
         out[cp.group, cp.name] = {
             "group": cp.group,
             "name": cp.name,
