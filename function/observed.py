@@ -56,19 +56,19 @@ class Observed:
 
     def spec(self, name: str) -> dict[str, Any]:
         """The observed spec of a composed resource ({} when absent or not a mapping)."""
-        observed = self._resources.get(name)
-        if observed is None or "spec" not in observed.resource:
-            return {}
-        spec = observed.resource["spec"]
-        return resource.struct_to_dict(spec) if isinstance(spec, struct_pb2.Struct) else {}
+        return self._mapping(name, "spec")
 
     def status(self, name: str) -> dict[str, Any]:
         """The observed status of a composed resource ({} when absent or not a mapping)."""
+        return self._mapping(name, "status")
+
+    def _mapping(self, name: str, key: str) -> dict[str, Any]:
+        """A top-level field of a composed resource that should be a mapping, or {}."""
         observed = self._resources.get(name)
-        if observed is None or "status" not in observed.resource:
+        if observed is None or key not in observed.resource:
             return {}
-        status = observed.resource["status"]
-        return resource.struct_to_dict(status) if isinstance(status, struct_pb2.Struct) else {}
+        value = observed.resource[key]
+        return resource.struct_to_dict(value) if isinstance(value, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""

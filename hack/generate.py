@@ -61,6 +61,16 @@ class XrKind:
     no_claim: tuple[str, ...]  # why the 1.x XRD offers no claim, as its header's lines
 
 
+# Both kinds' status.summary counts, as printer columns.
+_CONTROL_PLANE_COLUMNS = (
+    {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
+    {
+        "name": "READY-CONTROLPLANES",
+        "type": "integer",
+        "jsonPath": ".status.summary.controlPlanesReady",
+    },
+)
+
 UPBOUND_ENVIRONMENT = XrKind(
     kind="UpboundEnvironment",
     plural="xupboundenvironments",
@@ -72,12 +82,7 @@ UPBOUND_ENVIRONMENT = XrKind(
     composition="upboundenvironments",  # example/composition.yaml
     printer_columns=(
         {"name": "SPACE", "type": "string", "jsonPath": ".spec.space.type"},
-        {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
-        {
-            "name": "READY-CONTROLPLANES",
-            "type": "integer",
-            "jsonPath": ".status.summary.controlPlanesReady",
-        },
+        *_CONTROL_PLANE_COLUMNS,
     ),
     v2_paths=("example/xrd.yaml", "configuration/apis/upboundenvironment/definition.yaml"),
     v1_paths=("example/xrd-v1.yaml",),
@@ -96,12 +101,7 @@ CONTROL_PLANE_GROUP = XrKind(
     composition="controlplanegroups",  # example/controlplanegroup/composition.yaml
     printer_columns=(
         {"name": "ENVIRONMENT", "type": "string", "jsonPath": ".spec.environment"},
-        {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
-        {
-            "name": "READY-CONTROLPLANES",
-            "type": "integer",
-            "jsonPath": ".status.summary.controlPlanesReady",
-        },
+        *_CONTROL_PLANE_COLUMNS,
     ),
     v2_paths=(
         "example/controlplanegroup/xrd.yaml",
