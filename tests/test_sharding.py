@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
+from crossplane.function import resource
 
 from function.compose import shards
 from function.compose.common import PROTECT_ANNOTATION
@@ -249,3 +251,39 @@ def test_only_the_groups_ask_for_the_token_once_sharded() -> None:
     for group in world.groups.values():
         assert group.response is not None
         assert "upbound-token" in group.response.requirements.resources
+
+
+def _group_resource(spec: dict[str, Any], status: dict[str, Any]) -> fnv1.Resource:
+    body = {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": GROUP_KIND,
+        "metadata": {"name": "acme-controlplanegroup-dev-0260f", "namespace": "platform"},
+        "spec": spec,
+        "status": status,
+    }
+    return fnv1.Resource(resource=resource.dict_to_struct(body))
+
+
+def test_an_observed_group_is_never_dropped_while_the_environment_holds_its_objects() -> None:
+    """Dropping it would delete what it composed; it stays, and waits for the hand-over."""
+    _, observed = f.settle(f.xr(_spec("unprotected", "Disabled")))
+    xr = f.xr(_spec("unprotected", "Enabled"))
+    env = parse(xr, None)
+    observed["controlplanegroup.dev"] = _group_resource(shards.child_spec(env, env.groups[0]), {})
+    rsp = f.run(f.request(xr, observed=observed))
+    assert "controlplanegroup.dev" in rsp.desired.resources
+    assert "controlplanegroup.prod" not in rsp.desired.resources  # prod's Objects move first
+
+
+def test_a_group_is_dropped_only_once_asked_to_release_and_reporting_it_did() -> None:
+    xr = f.xr(_spec("unprotected", "Disabled"))
+    env = parse(xr, None)
+    spec = shards.child_spec(env, env.groups[0])
+    for asked, reported, dropped in [
+        (False, True, False),
+        (True, False, False),
+        (True, True, True),
+    ]:
+        group = _group_resource({**spec, "release": asked}, {"released": reported})
+        rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group}))
+        assert ("controlplanegroup.dev" not in rsp.desired.resources) == dropped

@@ -129,7 +129,8 @@ def _children(ctx: Context, shard: bool) -> Composition:
     in_hand = {group_of(n) for n in observed.all_names() if _kind(n) in GROUP_KINDS}
     for group in wanted.values():
         name = name_of(group.name)
-        if group.name in in_hand:
+        # An observed group is never dropped here: that would delete what it composed.
+        if group.name in in_hand and not observed.exists(name):
             reason = f"waiting for the environment to let go of group {group.name}'s resources"
             out.waiting.append(Waiting(name, reason))
             continue
@@ -143,7 +144,7 @@ def _children(ctx: Context, shard: bool) -> Composition:
             listed = next((g for g in env.groups if g.name == group_name), None)
             if listed is not None:
                 out.reported.update(_reported(ctx, name, listed))
-            if observed.status(name).get("released") is True:
+            if _released(ctx, name):
                 continue
             spec = child_spec(env, listed) if listed else _observed_spec(ctx, name)
             out.desired.append(_child(ctx, name, {**spec, "release": True}))
@@ -202,6 +203,14 @@ def child_spec(env: Environment, group: ResolvedGroup) -> dict[str, Any]:
             mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
         ),
     }
+
+
+def _released(ctx: Context, name: str) -> bool:
+    """Whether a ControlPlaneGroup was asked to release its resources and reports it did."""
+    observed = ctx.observed
+    return observed.spec(name).get("release") is True and (
+        observed.status(name).get("released") is True
+    )
 
 
 def _observed_spec(ctx: Context, name: str) -> dict[str, Any]:
