@@ -2,7 +2,9 @@
 
 - What the function receives: its own `--max-recv-message-size`. Crossplane sends requests of
   any size (its function client sets no send limit), so the default, `DEFAULT_MAX_RECV_MIB`,
-  fits the largest request of the largest environment the XRD accepts (docs/sharding.md).
+  fits the largest request of the largest environment the XRD accepts: the XR (at most
+  etcd's 1.5 MiB) and the observed copies of what earlier responses (at most 4 MiB each)
+  composed, about three times their size; twice that as headroom (docs/sharding.md).
 - What Crossplane receives: its function client sets no receive limit either, so gRPC's
   default of 4 MiB holds. A response above it would fail the whole call with
   RESOURCE_EXHAUSTED; the function answers with one Fatal result instead that says which

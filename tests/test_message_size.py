@@ -74,7 +74,7 @@ def test_a_response_over_4_mib_is_one_fatal_that_says_how_to_shard(
     debug_server: fnserver.Server,
 ) -> None:
     """About 5 MB of robot descriptions come back in the response: over Crossplane's limit."""
-    spec = {**f.big_spec(4, padding=25000), "sharding": "Disabled"}
+    spec = f.big_spec(4, padding=25000)  # unsharded
     rsp = crossplane_call(debug_server, f.request(f.xr(spec)))
     (message,) = f.fatal(rsp)
     found = re.search(r"the response would be (\d+) bytes, (\d+) bytes", message)

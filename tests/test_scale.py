@@ -43,7 +43,7 @@ def test_2000_control_planes_converge_sharded_with_every_call_under_both_ceiling
             rsp: fnv1.RunFunctionResponse = stub.RunFunction(req, timeout=120)
             return rsp
 
-        spec = f.big_spec(GROUPS, control_planes=PER_GROUP)  # sharding: Auto
+        spec = f.big_spec(GROUPS, control_planes=PER_GROUP, sharding=None)  # Auto
         world = World(f.xr(spec), call=call)
         rounds = world.converge()
 
