@@ -106,8 +106,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
-        sharded = any(d.name.startswith(f"{shards.KIND}.") for d in out.desired)
-        too_large = ceilings.over_crossplane_limit(req, rsp, env, sharded)
+        too_large = ceilings.over_crossplane_limit(req, rsp, env, shards.sharded(env, observed))
         if too_large is not None:
             log.info("response over Crossplane's receive limit", size=rsp.ByteSize())
             return too_large
