@@ -58,17 +58,21 @@ def _status(world: World) -> dict[str, Any]:
 
 @FLAVOURS
 @pytest.mark.parametrize("protection", sorted(PROTECTIONS))
+@pytest.mark.parametrize("space", ["Cloud", "Disconnected"])
 def test_moving_to_and_from_groups_deletes_and_recreates_nothing(
-    namespace: str | None, protection: str
+    namespace: str | None, protection: str, space: str
 ) -> None:
     """Unsharded -> sharded -> unsharded: the same MRs (names and bodies) over the same
-    external objects, nothing deleted, no XR ever asked to apply what another controls."""
-    world = World(f.xr(_spec(protection, "Disabled"), namespace=namespace))
+    external objects, nothing deleted, no XR ever asked to apply what another controls.
+    Disconnected: the Argo CD Secrets come from kubeconfigs, connection details of the
+    ControlPlane Objects, which their new owner gets only once it composes them."""
+    spaces = {"Cloud": {}, "Disconnected": {"space": {"type": "Disconnected"}}}
+    world = World(f.xr(_spec(protection, "Disabled", **spaces[space]), namespace=namespace))
     world.converge()
     unsharded, status = _bodies(world), _status(world)
     externals = set(world.externals)
 
-    world.edit(_spec(protection, "Enabled"))
+    world.edit(_spec(protection, "Enabled", **spaces[space]))
     world.converge()
     assert world.deleted == []
     assert world.conflicts == []
@@ -80,7 +84,7 @@ def test_moving_to_and_from_groups_deletes_and_recreates_nothing(
     }
     assert _status(world) == status
 
-    world.edit(_spec(protection, "Disabled"))
+    world.edit(_spec(protection, "Disabled", **spaces[space]))
     world.converge()
     assert world.deleted == []
     assert world.conflicts == []
