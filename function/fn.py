@@ -93,16 +93,16 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
         observed = Observed(req.observed.resources)
         token: SecretStr | None = None
+        token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
         if uses_token(env, observed):
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
-                response.fatal(rsp, _invalid(env.xr_kind, [str(e)]))
-                return rsp
+                token_problem = str(e)
 
-        out = compose(env, observed, token)
+        out = compose(env, observed, token, token_problem)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)

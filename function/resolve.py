@@ -12,6 +12,7 @@ or an argument there, not a chain of `or`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -29,17 +30,19 @@ from function.api.environment import (
     Team,
 )
 from function.api.input import FunctionInput, Ttl
-from function.api.types import SecretKeyRef
+from function.api.types import DEFAULT_UPBOUND_DOMAIN, SecretKeyRef
 from function.validate import (
     SpecError,
     cross_field_problems,
     group_spec_problems,
     resolved_problems,
+    token_secret_problems,
     validate_model,
 )
 
 __all__ = [  # SpecError too: it is what parse raises.
     "DEFAULT_CHANNEL",
+    "DEFAULT_CREDENTIALS",
     "DEFAULT_PROVIDER_CONFIGS",
     "DEFAULT_PROVIDER_CONFIG_KIND",
     "DEFAULT_TOKEN_SECRET_REF",
@@ -57,12 +60,14 @@ __all__ = [  # SpecError too: it is what parse raises.
 # The built-in layer: what a setting is when neither the XR nor the function input sets it.
 DEFAULT_PROVIDER_CONFIGS = {"space": "upbound-space", "argocd": "argocd", "upbound": "default"}
 DEFAULT_PROVIDER_CONFIG_KIND = "ClusterProviderConfig"
+# The token Secret of ClusterSecret mode; a namespaced XR's is in its own namespace.
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
 DEFAULT_CHANNEL = "Stable"
+DEFAULT_CREDENTIALS = "Environment"
+ARGO_SECRET_HASH_LENGTH = 8
 # The XR kinds the function composes; an XR of another kind is read as an UpboundEnvironment.
 ENVIRONMENT_KIND = "UpboundEnvironment"
 GROUP_KIND = "ControlPlaneGroup"
-_DEFAULT_TOKEN_SECRET = SecretKeyRef.model_validate(DEFAULT_TOKEN_SECRET_REF)
 
 T = TypeVar("T")
 
@@ -116,7 +121,9 @@ class ResolvedArgo:
     namespace: str
     cluster_name_prefix: str
     labels: dict[str, str]
-    token_secret_ref: SecretKeyRef
+    credentials: str  # Environment or ClusterSecret
+    upbound_domain: str
+    token_secret_ref: SecretKeyRef  # its namespace resolved; read in ClusterSecret mode only
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +154,21 @@ class Environment:
     ttl: Ttl
     control_plane_defaults: ControlPlaneDefaults
     sharding: Sharding = "Disabled"  # an UpboundEnvironment's spec.sharding
+    # The token Secret as the XR's spec names it (None: the input's or the default), which a
+    # ControlPlaneGroup's spec repeats so that the same rules apply to it.
+    xr_token_secret_ref: SecretKeyRef | None = None
     release: bool = False  # a ControlPlaneGroup's spec.release
+    # A Connected Space's (host, base64 CA) as the environment discovered them: a
+    # ControlPlaneGroup's spec.ingress; None for an environment, which discovers them itself.
+    ingress: tuple[str, str] | None = None
 
     @property
     def uses_token(self) -> bool:
-        """Whether Argo CD's exec provider needs the Upbound token (Cloud, Connected)."""
-        if not self.argocd.enabled or self.space.type == "Disconnected":
+        """Whether the function reads the Upbound token (ClusterSecret; Cloud, Connected)."""
+        argocd = self.argocd
+        if not argocd.enabled or argocd.credentials != "ClusterSecret":
+            return False
+        if self.space.type == "Disconnected":
             return False
         return any(cp.register for cp in self.control_planes())
 
@@ -162,8 +178,21 @@ class Environment:
             yield from group.control_planes
 
     def argo_cluster_name(self, cp: ResolvedControlPlane) -> str:
-        """The Argo CD cluster (and Secret) name of a control plane: prefix + group + name."""
+        """The Argo CD cluster name of a control plane (its display name): prefix-group-name."""
         return f"{self.argocd.cluster_name_prefix}{cp.group}-{cp.name}"
+
+    def argo_secret_name(self, cp: ResolvedControlPlane) -> str:
+        """The metadata.name of a control plane's Argo CD cluster Secret.
+
+        The cluster name and a hash of organization, Space, group and control plane: two
+        environments that share an Argo CD never write the same Secret. The Space is its
+        name, else its host, as the spec gives them (never discovered values), so the name
+        does not change once composed.
+        """
+        space = self.space.name or self.space.host or self.space.type
+        identity = f"{self.organization}/{space}/{cp.group}/{cp.name}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:ARGO_SECRET_HASH_LENGTH]
+        return f"{self.argo_cluster_name(cp)}-{digest}"
 
 
 def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> Environment:
@@ -190,18 +219,21 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
         problems.append(f"spec: required; a {xr.get('kind') or ENVIRONMENT_KIND} needs {needs}")
         raw_spec = {}
     env: Environment | None = None
+    spec: EnvironmentSpec | None
     if is_group:
         group_spec = validate_model(ControlPlaneGroupSpec, raw_spec, "spec", problems)
-        problems.extend(group_spec_problems(raw_spec, _namespace(xr)))
-        if group_spec is not None and inp is not None:
-            env = _resolve_group(xr, group_spec, inp)
+        problems.extend(group_spec_problems(raw_spec))
+        spec = _environment_spec(group_spec) if group_spec is not None else None
+        if group_spec is not None and spec is not None and inp is not None:
+            env = _resolve_group(xr, group_spec, spec, inp)
     else:
         spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
         problems.extend(cross_field_problems(raw_spec))
         if spec is not None and inp is not None:
             env = _resolve(xr, spec, inp)
-    if env is not None:
+    if env is not None and spec is not None and inp is not None:
         problems.extend(resolved_problems(env))
+        problems.extend(token_secret_problems(spec, inp, env))
     if problems or env is None:
         raise SpecError(list(dict.fromkeys(problems)))
     return env
@@ -244,6 +276,25 @@ def _channel(crossplane: Crossplane) -> str | None:
     return crossplane.auto_upgrade.channel if crossplane.auto_upgrade else None
 
 
+def _token_secret_ref(
+    spec: EnvironmentSpec, inp: FunctionInput, xr_namespace: str | None
+) -> SecretKeyRef:
+    """The token Secret: the XR's, else the input's, else the default; namespace filled in.
+
+    An omitted namespace is the XR's own (a cluster-scoped XR's: crossplane-system). Which
+    namespaces an XR may name is function/credentials.py's rule, checked in validate.py.
+    """
+    ref = first_set(
+        spec.argocd.token_secret_ref,
+        inp.argocd.token_secret_ref,
+        default=SecretKeyRef(name=DEFAULT_TOKEN_SECRET_REF["name"]),
+    )
+    if ref.namespace is not None:
+        return ref
+    namespace = xr_namespace or DEFAULT_TOKEN_SECRET_REF["namespace"]
+    return ref.model_copy(update={"namespace": namespace})
+
+
 def _resolve_groups(
     defaults: ControlPlaneDefaults, groups: Mapping[str, Group]
 ) -> tuple[ResolvedGroup, ...]:
@@ -270,21 +321,37 @@ def _resolve_groups(
     return tuple(resolved)
 
 
-def _resolve_group(
-    xr: Mapping[str, Any], spec: ControlPlaneGroupSpec, inp: FunctionInput
-) -> Environment:
-    """The Environment of a ControlPlaneGroup: its environment's settings and its one group."""
-    as_environment = EnvironmentSpec(
+def _environment_spec(spec: ControlPlaneGroupSpec) -> EnvironmentSpec:
+    """A ControlPlaneGroup's settings as its environment's spec (no groups, no IAM).
+
+    Resolved, and checked (the token Secret's rules), exactly as the environment's are.
+    """
+    return EnvironmentSpec(
         organization=spec.organization,
         space=spec.space,
         provider_configs=spec.provider_configs,
         control_plane_defaults=spec.control_plane_defaults,
         argocd=spec.argocd,
     )
-    env = _resolve(xr, as_environment, inp)
+
+
+def _resolve_group(
+    xr: Mapping[str, Any],
+    spec: ControlPlaneGroupSpec,
+    settings: EnvironmentSpec,
+    inp: FunctionInput,
+) -> Environment:
+    """The Environment of a ControlPlaneGroup: its environment's settings and its one group."""
+    env = _resolve(xr, settings, inp)
     groups = _resolve_groups(spec.control_plane_defaults, {"spec.group": spec.group})
+    ingress = (spec.ingress.host, spec.ingress.ca_bundle) if spec.ingress else None
     return replace(
-        env, xr_kind=GROUP_KIND, xr_name=spec.environment, groups=groups, release=spec.release
+        env,
+        xr_kind=GROUP_KIND,
+        xr_name=spec.environment,
+        groups=groups,
+        release=spec.release,
+        ingress=ingress,
     )
 
 
@@ -325,11 +392,15 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
                 spec.argocd.cluster_name_prefix, default=inp.argocd.cluster_name_prefix
             ),
             labels=dict(sorted(spec.argocd.labels.items())),
-            token_secret_ref=first_set(
-                spec.argocd.token_secret_ref,
-                inp.argocd.token_secret_ref,
-                default=_DEFAULT_TOKEN_SECRET,
+            credentials=first_set(
+                spec.argocd.credentials, inp.argocd.credentials, default=DEFAULT_CREDENTIALS
             ),
+            upbound_domain=first_set(
+                spec.argocd.upbound_domain,
+                inp.argocd.upbound_domain,
+                default=DEFAULT_UPBOUND_DOMAIN,
+            ),
+            token_secret_ref=_token_secret_ref(spec, inp, metadata.get("namespace") or None),
         ),
         teams=tuple(sorted(spec.iam.teams, key=lambda t: t.name)),
         robots=tuple(sorted(spec.iam.robots, key=lambda r: r.name)),
@@ -337,4 +408,5 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         ttl=inp.ttl,
         control_plane_defaults=defaults,
         sharding=spec.sharding,
+        xr_token_secret_ref=spec.argocd.token_secret_ref,
     )

@@ -58,15 +58,20 @@ def _status(world: World) -> dict[str, Any]:
 
 @FLAVOURS
 @pytest.mark.parametrize("protection", sorted(PROTECTIONS))
-@pytest.mark.parametrize("space", ["Cloud", "Disconnected"])
+@pytest.mark.parametrize("space", ["Cloud", "Disconnected", "Connected"])
 def test_moving_to_and_from_groups_deletes_and_recreates_nothing(
     namespace: str | None, protection: str, space: str
 ) -> None:
     """Unsharded -> sharded -> unsharded: the same MRs (names and bodies) over the same
     external objects, nothing deleted, no XR ever asked to apply what another controls.
     Disconnected: the Argo CD Secrets come from kubeconfigs, connection details of the
-    ControlPlane Objects, which their new owner gets only once it composes them."""
-    spaces = {"Cloud": {}, "Disconnected": {"space": {"type": "Disconnected"}}}
+    ControlPlane Objects, which their new owner gets only once it composes them. Connected:
+    the host and CA come from the Space's ingress, which only the environment reads."""
+    spaces = {
+        "Cloud": {},
+        "Disconnected": {"space": {"type": "Disconnected"}},
+        "Connected": {"space": {"type": "Connected"}},
+    }
     world = World(f.xr(_spec(protection, "Disabled", **spaces[space]), namespace=namespace))
     world.converge()
     unsharded, status = _bodies(world), _status(world)
@@ -161,10 +166,8 @@ def test_auto_shards_past_the_threshold_and_keeps_sharding_above_the_lower_one(
     assert world.groups == {}
     assert world.conflicts == []
     # Only the Argo CD Secrets of the entries removed on the way (their ControlPlanes stay).
-    assert sorted(world.deleted) == [
-        ("Secret", "argocd", "controlplane-dev-ctp2"),
-        ("Secret", "argocd", "controlplane-prod-ctp2"),
-    ]
+    deleted = sorted((kind, name.rsplit("-", 1)[0]) for kind, _, name in world.deleted)
+    assert deleted == [("Secret", "controlplane-dev-ctp2"), ("Secret", "controlplane-prod-ctp2")]
 
 
 def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orphan() -> None:
@@ -184,31 +187,37 @@ def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orp
         assert group.body["status"]["released"] is True
 
 
-def test_a_group_spec_carries_resolved_settings_but_no_secret_outside_its_namespace() -> None:
-    outside = f.xr(_spec("protected", "Enabled"))  # token Secret in crossplane-system
-    env = parse(outside, {"providerConfigs": {"space": "space-from-input"}})
+def test_a_group_spec_carries_resolved_settings_and_the_token_secret_its_environment_names() -> (
+    None
+):
+    """Settings come resolved; the token Secret only as the environment's spec names it, so
+    that the group resolves and checks it by the same rules (function/validate.py)."""
+    xr = f.xr(_spec("protected", "Enabled"))
+    env = parse(xr, {"providerConfigs": {"space": "space-from-input"}})
     spec = shards.child_spec(env, env.groups[0])
     assert spec["environment"] == "acme"
     assert spec["providerConfigs"]["space"] == "space-from-input"
+    assert spec["argocd"]["credentials"] == "Environment"
     assert "tokenSecretRef" not in spec["argocd"]
-    inside = copy.deepcopy(outside)
-    inside["spec"]["argocd"]["tokenSecretRef"]["namespace"] = "platform"
-    env = parse(inside, None)
-    assert shards.child_spec(env, env.groups[0])["argocd"]["tokenSecretRef"]["namespace"] == (
-        "platform"
-    )
-    cluster = parse(f.xr(_spec("protected", "Enabled"), namespace=None), None)
-    ref = shards.child_spec(cluster, cluster.groups[0])["argocd"]["tokenSecretRef"]
-    assert ref["namespace"] == "crossplane-system"
+    cluster_secret = f.xr(_spec("protected", "Enabled", argocd=f.CLUSTER_SECRET))
+    env = parse(cluster_secret, None)
+    argocd = shards.child_spec(env, env.groups[0])["argocd"]
+    assert argocd["credentials"] == "ClusterSecret"
+    assert argocd["tokenSecretRef"] == {"name": "upbound-token", "key": "token"}
+    from_input = {"argocd": {"credentials": "ClusterSecret", "tokenSecretRef": {"name": "t"}}}
+    env = parse(xr, from_input)
+    assert "tokenSecretRef" not in shards.child_spec(env, env.groups[0])["argocd"]
 
 
 def test_a_namespaced_group_may_not_name_a_secret_outside_its_namespace() -> None:
-    env = parse(f.xr(_spec("protected", "Enabled"), namespace=None), None)
+    env = parse(f.xr(_spec("protected", "Enabled", argocd=f.CLUSTER_SECRET)), None)
+    spec = shards.child_spec(env, env.groups[0])
+    spec["argocd"]["tokenSecretRef"]["namespace"] = "crossplane-system"
     group = {
         "apiVersion": "platform.upbound.io/v1alpha1",
         "kind": "ControlPlaneGroup",
         "metadata": {"name": "acme-dev", "namespace": "tenant"},
-        "spec": shards.child_spec(env, env.groups[0]),
+        "spec": spec,
     }
     (message,) = f.fatal(f.run(f.request(group)))
     assert message.startswith("invalid ControlPlaneGroup; nothing was changed")
@@ -246,9 +255,28 @@ def test_protect_annotation_survives_the_move() -> None:
     assert sorted(annotations.values()) == ["false", "false", "true"]
 
 
+@FLAVOURS
+def test_the_environment_reads_the_space_ingress_and_hands_it_to_its_groups(
+    namespace: str | None,
+) -> None:
+    """One observe-only Object for the whole Space, the environment's: a group that composed
+    its own would collide with every other group's (they share the environment's names)."""
+    spec = _spec("protected", "Enabled", space={"type": "Connected"})
+    world = World(f.xr(spec, namespace=namespace))
+    world.converge()
+    assert world.conflicts == []
+    assert "space-ingress" in world.environment.observed
+    for group in world.groups.values():
+        ingress = {"host": f.INGRESS_HOST, "caBundle": f.CA_DATA.decode()}
+        assert group.body["spec"]["ingress"] == ingress
+        assert "space-ingress" not in group.observed
+    servers = {e["server"] for e in world.environment.body["status"]["controlPlanes"]}
+    assert all(server.startswith(f"https://{f.INGRESS_HOST}/") for server in servers)
+
+
 def test_only_the_groups_ask_for_the_token_once_sharded() -> None:
     """The environment composes no Argo CD cluster itself: it asks Crossplane for no Secret."""
-    world = World(f.xr(_spec("protected", "Enabled")))
+    world = World(f.xr(_spec("protected", "Enabled", argocd=f.CLUSTER_SECRET)))
     world.converge()
     assert world.environment.response is not None
     assert "upbound-token" not in world.environment.response.requirements.resources

@@ -22,7 +22,16 @@ from function.api.environment import (
     Space,
     Summary,
 )
-from function.api.types import DnsLabel, DnsSubdomain, Model, ProviderConfigs
+from function.api.types import ApiHost, DnsLabel, DnsSubdomain, Model, PemBundle, ProviderConfigs
+
+
+class SpaceIngress(Model):
+    """A Connected Space's ingress, as the environment discovered it from the Space."""
+
+    host: ApiHost = Field(description="The API host Argo CD reaches control planes through.")
+    ca_bundle: PemBundle = Field(
+        "", description="Base64 of the ingress's PEM CA bundle; empty for a public CA."
+    )
 
 
 class ControlPlaneGroupSpec(Model):
@@ -62,6 +71,11 @@ class ControlPlaneGroupSpec(Model):
     )
     argocd: Argo = Field(Argo(), description="Registration of control planes with Argo CD.")
     group: Group = Field(description="The group and its control planes.")
+    ingress: SpaceIngress | None = Field(
+        None,
+        description="Connected Spaces: the ingress host and CA the environment read from the "
+        "Space (function/compose/ingress.py), when spec.space does not set both.",
+    )
     release: bool = Field(
         False,
         description="Set by the UpboundEnvironment taking the group back: compose what "

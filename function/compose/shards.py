@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from function.compose import argocd, controlplanes, groups
+from function.compose import argocd, controlplanes, groups, ingress
 from function.compose.argocd import server_url
 from function.compose.common import Composition, Context, Desired, Waiting, metadata_name
-from function.credentials import namespace_problem
 from function.flavour import flavour_of, is_protected
 from function.naming import resource_name
 from function.observed import Observed
@@ -41,7 +40,7 @@ AUTO_STAY = 400
 # The fields of a ControlPlaneGroup's spec that the environment writes (not Crossplane's).
 _SPEC_FIELDS = frozenset(
     {"environment", "organization", "space", "providerConfigs", "controlPlaneDefaults"}
-    | {"argocd", "group", "release"}
+    | {"argocd", "group", "ingress", "release"}
 )
 _STATUS_STRINGS = ("message", "server", "argoCluster")
 
@@ -79,11 +78,14 @@ def own_groups(env: Environment, observed: Observed) -> tuple[ResolvedGroup, ...
     return tuple(g for g in env.groups if g.name not in held)
 
 
-def compose_environment(ctx: Context, builders: Sequence[Builder]) -> Composition:
+def compose_environment(
+    ctx: Context, group_builders: Sequence[Builder], environment_builders: Sequence[Builder]
+) -> Composition:
     """What an UpboundEnvironment composes, sharded or not, and the moves in between.
 
-    The builders run on the environment restricted to the groups it composes itself, and
-    on the observed state without the resources being handed to a ControlPlaneGroup.
+    The group builders run on the environment restricted to the groups it composes itself,
+    and on the observed state without the resources being handed to a ControlPlaneGroup; the
+    environment builders (the Space's ingress, IAM) on the whole environment.
     """
     env, observed = ctx.env, ctx.observed
     shard = sharded(env, observed)
@@ -94,8 +96,10 @@ def compose_environment(ctx: Context, builders: Sequence[Builder]) -> Compositio
         observed=observed.without(lambda n: _kind(n) in GROUP_KINDS and group_of(n) in moving),
     )
     out = Composition()
-    for build in builders:
+    for build in group_builders:
         out += build(local)
+    for build in environment_builders:
+        out += build(ctx)
     out += _hand_over(ctx, moving)
     out += _children(ctx, shard)
     return out
@@ -127,6 +131,8 @@ def _children(ctx: Context, shard: bool) -> Composition:
     out = Composition()
     wanted = {g.name: g for g in env.groups} if shard else {}
     in_hand = {group_of(n) for n in observed.all_names() if _kind(n) in GROUP_KINDS}
+    space = ingress.discovered(ctx) if ingress.needed(ctx) else None
+    found = space if isinstance(space, ingress.Ingress) else None
     for group in wanted.values():
         name = name_of(group.name)
         # An observed group is never dropped here: that would delete what it composed.
@@ -134,7 +140,7 @@ def _children(ctx: Context, shard: bool) -> Composition:
             reason = f"waiting for the environment to let go of group {group.name}'s resources"
             out.waiting.append(Waiting(name, reason))
             continue
-        out.desired.append(_child(ctx, name, child_spec(env, group)))
+        out.desired.append(_child(ctx, name, child_spec(env, group, found)))
         out.reported.update(_reported(ctx, name, group))
     for name in observed.names(KIND):
         group_name = group_of(name)
@@ -146,7 +152,7 @@ def _children(ctx: Context, shard: bool) -> Composition:
                 out.reported.update(_reported(ctx, name, listed))
             if _released(ctx, name):
                 continue
-            spec = child_spec(env, listed) if listed else _observed_spec(ctx, name)
+            spec = child_spec(env, listed, found) if listed else _observed_spec(ctx, name)
             out.desired.append(_child(ctx, name, {**spec, "release": True}))
             reason = f"moving group {group_name} back from its ControlPlaneGroup: orphaning first"
             out.waiting.append(Waiting(name, reason))
@@ -166,14 +172,17 @@ def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
     return Desired(name, resource, ctx.observed.ready(name))
 
 
-def child_spec(env: Environment, group: ResolvedGroup) -> dict[str, Any]:
+def child_spec(
+    env: Environment, group: ResolvedGroup, found: ingress.Ingress | None = None
+) -> dict[str, Any]:
     """The spec of a group's ControlPlaneGroup: the environment's resolved settings, one group.
 
     Settings come resolved, so that the group composes exactly what the environment would.
-    The token Secret is the exception when it lies outside the XR's namespace (it came from
-    the function input): a namespaced ControlPlaneGroup may not name it, and reads it from
-    its own Composition's input instead. What the environment knows and the group cannot
-    observe (team IDs for access bindings) is added here.
+    The token Secret is the exception: the group names it only where the environment's spec
+    does (else both read the function input's, or the default in their namespace), so that
+    the same rules (function/validate.py token_secret_problems) hold for it. What the
+    environment knows and the group cannot observe is added here: the Space's ingress as
+    discovered (`found`), and team IDs for access bindings.
     """
     argo = env.argocd
     argocd: dict[str, Any] = {
@@ -181,11 +190,14 @@ def child_spec(env: Environment, group: ResolvedGroup) -> dict[str, Any]:
         "namespace": argo.namespace,
         "clusterNamePrefix": argo.cluster_name_prefix,
         "labels": argo.labels,
+        "credentials": argo.credentials,
+        "upboundDomain": argo.upbound_domain,
     }
-    ref = argo.token_secret_ref
-    if namespace_problem("", ref.namespace, env.xr_namespace) is None:
-        argocd["tokenSecretRef"] = ref.model_dump(mode="json", by_alias=True)
-    return {
+    if env.xr_token_secret_ref is not None:
+        argocd["tokenSecretRef"] = env.xr_token_secret_ref.model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+    spec = {
         "environment": env.xr_name,
         "organization": env.organization,
         "space": env.space.model_dump(mode="json", by_alias=True, exclude_defaults=True),
@@ -203,6 +215,9 @@ def child_spec(env: Environment, group: ResolvedGroup) -> dict[str, Any]:
             mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
         ),
     }
+    if found is not None:
+        spec["ingress"] = {"host": found.host, "caBundle": found.ca_bundle}
+    return spec
 
 
 def _released(ctx: Context, name: str) -> bool:
