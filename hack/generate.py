@@ -32,7 +32,7 @@ from function import spec
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "platform.upbound.io"
 KIND = "UpboundEnvironment"
-PLURAL = "xupboundenvironments"
+PLURAL = "upboundenvironments"
 VERSION = "v1alpha1"
 COMPOSITION = "upboundenvironments"  # example/composition.yaml
 INPUT_GROUP = "upboundenvironment.fn.crossplane.io"
