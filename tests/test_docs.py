@@ -279,8 +279,7 @@ def test_getting_started_table_names_files_of_its_steps() -> None:
     rows = re.findall(r"^\| (\d)\. [^|]*\|(.*)$", section, re.MULTILINE)
     assert [step for step, _ in rows] == ["1", "2", "3", "3", "4", "5"]
     for step, cells in rows:
-        for name in re.findall(r"`([\w.-]+\.yaml)`|`example/([\w.-]+\.yaml)`", cells):
-            name = name[0] or name[1]
+        for name in re.findall(r"`(?:example/)?([\w.-]+\.yaml)`", cells):
             found = [p for p in yaml_files(EXAMPLE) if p.name == name]
             assert found, f"step {step}: no {name} under example/"
             for path in (p for p in found if p.is_relative_to(GETTING_STARTED)):
@@ -380,12 +379,11 @@ def test_every_example_uses_provider_configs_its_flavour_creates() -> None:
     for path in example_xrs():
         env = environment(path)
         flavour = "namespaced" if env.xr_namespace else "cluster-scoped"
-        defined = {
-            (doc["kind"], doc["metadata"]["name"]) for _, doc in manifests(GETTING_STARTED / flavour)
-        }
+        configs = manifests(GETTING_STARTED / flavour)
+        defined = {(doc["kind"], doc["metadata"]["name"]) for _, doc in configs}
         kind = env.provider_config_kind if env.xr_namespace else "ProviderConfig"
-        wanted = {env.provider_config_space, env.provider_config_argocd, env.provider_config_upbound}
-        assert {(kind, name) for name in wanted} <= defined, path.name
+        names = (env.provider_config_space, env.provider_config_argocd, env.provider_config_upbound)
+        assert {(kind, name) for name in names} <= defined, path.name
 
 
 def test_namespaces_the_examples_use_are_the_ones_the_steps_use() -> None:
