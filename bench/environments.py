@@ -23,7 +23,7 @@ from function.fn import FunctionRunner
 SIZES = (1, 10, 100, 500)
 XR_NAME = "acme"
 XR_NAMESPACE = "platform"
-TOKEN_SECRET = {
+TOKEN_SECRET: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Secret",
     "metadata": {"name": "upbound-credentials", "namespace": "crossplane-system"},
@@ -220,4 +220,5 @@ def tagged(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
 
 def retagged(tag: str) -> bytes:
     """Bytes that, appended to a serialized request, replace its tag (protobuf merges)."""
-    return fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=tag)).SerializeToString()
+    data: bytes = fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=tag)).SerializeToString()
+    return data

@@ -2,5 +2,7 @@
 
 from function.main import cli
 
+__all__ = ["cli"]
+
 if __name__ == "__main__":
     cli()

@@ -14,7 +14,7 @@ import yaml
 from crossplane.function import response
 from pydantic import SecretStr
 
-from function.spec import SecretKeyRef
+from function.api.types import SecretKeyRef
 
 TOKEN_REQUIREMENT = "upbound-token"  # noqa: S105 - a requirement name, not a token.
 KUBECONFIG_KEY = "kubeconfig"

@@ -9,7 +9,7 @@ scope Cluster) composes the cluster-scoped kinds, which protect with `deletionPo
 from dataclasses import dataclass
 from typing import Any
 
-from function.spec import Environment
+from function.resolve import Environment
 
 # Every action but Delete: Crossplane keeps managing the resource and never deletes it.
 MANAGEMENT_POLICIES_WITHOUT_DELETE = ["Observe", "Create", "Update", "LateInitialize"]

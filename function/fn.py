@@ -14,7 +14,7 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, spec, status
+from function import credentials, resolve, status
 from function.compose import compose
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
@@ -72,7 +72,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         log = self.log.bind(xr=xr[1])
         try:
             env = self._memos.environment(req)
-        except spec.SpecError as e:
+        except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
             response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
             return rsp

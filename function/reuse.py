@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
-from function import spec, structs
+from function import resolve, structs
 from function.compose.common import Desired
 
 # XRs whose last response is kept for when their request comes again unchanged.
@@ -72,7 +72,7 @@ class Memos:
     def __init__(self) -> None:
         """Empty memos."""
         self._responses: Lru[Xr, tuple[str, fnv1.RunFunctionResponse]] = Lru(RESPONSES_KEPT)
-        self._environments: Lru[_EnvironmentKey, spec.Environment] = Lru(ENVIRONMENTS_KEPT)
+        self._environments: Lru[_EnvironmentKey, resolve.Environment] = Lru(ENVIRONMENTS_KEPT)
         self._written: Lru[Xr, dict[str, _Written]] = Lru(RESPONSES_KEPT)
 
     def response(self, xr: Xr, tag: str) -> fnv1.RunFunctionResponse | None:
@@ -90,18 +90,18 @@ class Memos:
         if tag:
             self._responses.put(xr, (tag, rsp))
 
-    def environment(self, req: fnv1.RunFunctionRequest) -> spec.Environment:
+    def environment(self, req: fnv1.RunFunctionRequest) -> resolve.Environment:
         """The parsed spec; parsed again only when the XR (but its status) or the input change.
 
         Raises:
-            spec.SpecError: the spec or the input is invalid.
+            resolve.SpecError: the spec or the input is invalid.
         """
         xr = req.observed.composite.resource
         key = _environment_key(xr, req.input if req.HasField("input") else None)
         env = self._environments.get(key)
         if env is None:
             function_input = resource.struct_to_dict(req.input) if req.HasField("input") else None
-            env = spec.parse(resource.struct_to_dict(xr), function_input)
+            env = resolve.parse(resource.struct_to_dict(xr), function_input)
             self._environments.put(key, env)
         return env
 
@@ -154,7 +154,7 @@ def xr_identity(xr: Any) -> Xr:
 
 
 def _environment_key(xr: Any, function_input: Any) -> _EnvironmentKey:
-    """The XR but its status, and the input, serialized: what spec.parse may read.
+    """The XR but its status, and the input, serialized: what resolve.parse may read.
 
     Metadata fields that change with every write of the XR's status are left out.
     """

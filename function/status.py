@@ -14,7 +14,7 @@ from function import structs
 from function.compose import argocd, controlplanes
 from function.compose.common import Composition
 from function.observed import Observed
-from function.spec import Environment
+from function.resolve import Environment
 
 _MAX_LISTED = 10
 

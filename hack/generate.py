@@ -1,19 +1,19 @@
-"""Generate the project's API files from the pydantic models in function/spec.py.
+"""Generate the project's API files from the pydantic models in function/api/.
 
     python -m hack.generate           # write them
     python -m hack.generate --check   # exit 1, naming each file, if one is stale
 
 The models are the single source of truth; this writes:
 
-- example/xrd.yaml and configuration/apis/upboundenvironment/definition.yaml: the Crossplane v2
-  XRD (apiextensions.crossplane.io/v2, namespaced XRs);
-- example/xrd-v1.yaml: the Crossplane 1.x XRD (apiextensions.crossplane.io/v1, cluster-scoped);
+- for each XR kind in XR_KINDS (its models paired with its names; function-patch-and-
+  transform's input/generate.go likewise has controller-gen write a CRD per API type), the
+  Crossplane v2 XRD (apiextensions.crossplane.io/v2, namespaced XRs) and the Crossplane 1.x
+  XRD (apiextensions.crossplane.io/v1, cluster-scoped): for UpboundEnvironment
+  example/xrd.yaml, configuration/apis/upboundenvironment/definition.yaml, example/xrd-v1.yaml;
 - package/input/upboundenvironment.fn.crossplane.io_inputs.yaml: the function input's CRD;
 - docs/reference.md: every field, its type, default and description.
 
-A model's JSON Schema (pydantic) becomes a Kubernetes structural schema (`kubernetes_schema`):
-`$ref`s are inlined, optional fields (`X | None`) become plain `X`, a dict of labels becomes
-`additionalProperties`, and the extras in spec.py (CEL rules, list bounds) are kept.
+A model's JSON Schema (pydantic) becomes a Kubernetes structural schema in hack/schema.py.
 """
 
 from __future__ import annotations
@@ -21,149 +21,82 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydantic
 import yaml
 
-from function import spec
+from function import validate
+from function.api import environment, types
+from function.api.input import FunctionInput
+from hack.schema import kubernetes_schema, without_doc_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "platform.upbound.io"
-KIND = "UpboundEnvironment"
-PLURAL = "upboundenvironments"
 VERSION = "v1alpha1"
-COMPOSITION = "upboundenvironments"  # example/composition.yaml
 INPUT_GROUP = "upboundenvironment.fn.crossplane.io"
 INPUT_VERSION = "v1beta1"
 GENERATED = "Generated from function/spec.py by `python -m hack.generate`; do not edit."
 
-# Crossplane appends SYNCED, READY, COMPOSITION and AGE to these itself.
-PRINTER_COLUMNS = [
-    {"name": "SPACE", "type": "string", "jsonPath": ".spec.space.type"},
-    {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
-    {
-        "name": "READY-CONTROLPLANES",
-        "type": "integer",
-        "jsonPath": ".status.summary.controlPlanesReady",
-    },
-]
 
-# Keywords copied as they are, in this order, after description/type.
-_VALUE_KEYWORDS = (
-    "enum",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "maxItems",
-    "x-kubernetes-list-type",
+@dataclass(frozen=True, slots=True)
+class XrKind:
+    """One XR kind: the models its XRD is generated from, paired with its names and files."""
+
+    kind: str
+    plural: str
+    spec: type[pydantic.BaseModel]
+    status: type[pydantic.BaseModel]
+    description: str
+    composition: str  # its default Composition's name
+    # Crossplane appends SYNCED, READY, COMPOSITION and AGE to these itself.
+    printer_columns: tuple[dict[str, str], ...]
+    v2_paths: tuple[str, ...]  # where its v2 XRD (namespaced XRs) goes
+    v1_paths: tuple[str, ...]  # where its 1.x XRD (cluster-scoped XRs) goes
+    checks: str  # what the function checks beyond the XRD's rules, for docs/reference.md
+    no_claim: tuple[str, ...]  # why the 1.x XRD offers no claim, as its header's lines
+
+
+UPBOUND_ENVIRONMENT = XrKind(
+    kind="UpboundEnvironment",
+    plural="upboundenvironments",
+    spec=environment.EnvironmentSpec,
+    status=environment.EnvironmentStatus,
+    description="An Upbound organization's environment, run from Git: control plane "
+    "groups and control planes in a Space, their Argo CD cluster registrations, and "
+    "Upbound teams, robots and repositories.",
+    composition="upboundenvironments",  # example/composition.yaml
+    printer_columns=(
+        {"name": "SPACE", "type": "string", "jsonPath": ".spec.space.type"},
+        {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
+        {
+            "name": "READY-CONTROLPLANES",
+            "type": "integer",
+            "jsonPath": ".status.summary.controlPlanesReady",
+        },
+    ),
+    v2_paths=("example/xrd.yaml", "configuration/apis/upboundenvironment/definition.yaml"),
+    v1_paths=("example/xrd-v1.yaml",),
+    checks="a robot or permission naming an unknown\nteam, Argo CD cluster names that collide, "
+    "a CA bundle that holds no certificate, a label key\nthat is not a Kubernetes label key",
+    no_claim=("(an environment is one per", "organization and belongs to the platform team)."),
 )
-# Pydantic keywords that Kubernetes has no use for: it prunes unknown fields itself, and the
-# label key pattern cannot be said in a structural schema (parse() checks keys).
-_DROPPED_KEYWORDS = {"title", "additionalProperties", "propertyNames"}
-_DOC_KEYWORDS = {spec.SPACE_TYPES_KEY}
-
-
-# --- pydantic JSON Schema -> Kubernetes structural schema -------------------------------------
-
-
-def kubernetes_schema(model: type[pydantic.BaseModel], *, defaults: bool = True) -> dict[str, Any]:
-    """A model's Kubernetes structural openAPIV3Schema, still holding documentation keys.
-
-    Args:
-        model: A pydantic model of function/spec.py.
-        defaults: Keep `default`s that say something (booleans, numbers, non-empty strings).
-
-    Returns:
-        The schema; `without_doc_keys` makes it fit for a CRD.
-    """
-    raw = model.model_json_schema(by_alias=True, mode="validation")
-    definitions = raw.pop("$defs", {})
-    return _convert(raw, definitions, defaults=defaults)
-
-
-def _inline(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve `$ref` and `anyOf [X, null]`; the field's own keywords win over X's."""
-    out = dict(node)
-    while True:
-        if "$ref" in out:
-            target = definitions[out.pop("$ref").rsplit("/", 1)[-1]]
-        elif "anyOf" in out:
-            options = [o for o in out.pop("anyOf") if o.get("type") != "null"]
-            if len(options) != 1:
-                msg = f"cannot express anyOf {options} in a structural schema"
-                raise ValueError(msg)
-            target = options[0]
-        else:
-            return out
-        out = {**target, **out}
-
-
-def _convert(
-    node: Mapping[str, Any], definitions: Mapping[str, Any], *, defaults: bool
-) -> dict[str, Any]:
-    """Convert one resolved JSON Schema node, and its children, to Kubernetes' form."""
-    node = _inline(node, definitions)
-    known = {"description", "type", "default", "properties", "required", "items"}
-    known |= {"patternProperties", "x-kubernetes-validations", *_VALUE_KEYWORDS}
-    unknown = set(node) - known - _DROPPED_KEYWORDS - _DOC_KEYWORDS
-    if unknown:
-        msg = f"no Kubernetes form for {sorted(unknown)} in {node}"
-        raise ValueError(msg)
-    out: dict[str, Any] = {}
-    if "description" in node:
-        out["description"] = " ".join(node["description"].split())
-    out["type"] = node["type"]
-    default = node.get("default")
-    if defaults and (isinstance(default, bool | int) or (isinstance(default, str) and default)):
-        out["default"] = default
-    out |= {k: node[k] for k in _VALUE_KEYWORDS if k in node}
-    if "properties" in node:
-        out["properties"] = {
-            name: _convert(child, definitions, defaults=defaults)
-            for name, child in node["properties"].items()
-        }
-    if node.get("required"):
-        out["required"] = list(node["required"])
-    if "items" in node:
-        out["items"] = _convert(node["items"], definitions, defaults=defaults)
-    if "patternProperties" in node:
-        (values,) = node["patternProperties"].values()
-        out["additionalProperties"] = _convert(values, definitions, defaults=defaults)
-    if "x-kubernetes-validations" in node:
-        rules = node["x-kubernetes-validations"]
-        out["x-kubernetes-validations"] = [
-            {"rule": r["rule"], "message": r["message"]} for r in rules
-        ]
-    out |= {k: node[k] for k in _DOC_KEYWORDS if k in node}
-    return out
-
-
-def without_doc_keys(node: Any) -> Any:
-    """A copy of a schema without the keys that only docs/reference.md reads."""
-    if isinstance(node, dict):
-        return {k: without_doc_keys(v) for k, v in node.items() if k not in _DOC_KEYWORDS}
-    if isinstance(node, list):
-        return [without_doc_keys(v) for v in node]
-    return node
-
+# Every XR kind the function serves; a second kind is one more entry.
+XR_KINDS = (UPBOUND_ENVIRONMENT,)
 
 # --- The documents ---------------------------------------------------------------------------
 
 
-def xr_schema() -> dict[str, Any]:
-    """The openAPIV3Schema of the UpboundEnvironment XR, with documentation keys."""
+def xr_schema(xr: XrKind) -> dict[str, Any]:
+    """The openAPIV3Schema of an XR kind, with documentation keys."""
     return {
-        "description": "An Upbound organization's environment, run from Git: control plane "
-        "groups and control planes in a Space, their Argo CD cluster registrations, and "
-        "Upbound teams, robots and repositories.",
+        "description": xr.description,
         "type": "object",
         "properties": {
-            "spec": kubernetes_schema(spec.EnvironmentSpec),
-            "status": kubernetes_schema(spec.EnvironmentStatus, defaults=False),
+            "spec": kubernetes_schema(xr.spec),
+            "status": kubernetes_schema(xr.status, defaults=False),
         },
         "required": ["spec"],
     }
@@ -171,7 +104,7 @@ def xr_schema() -> dict[str, Any]:
 
 def input_schema() -> dict[str, Any]:
     """The openAPIV3Schema of the function's Input, with documentation keys."""
-    schema = kubernetes_schema(spec.FunctionInput)
+    schema = kubernetes_schema(FunctionInput)
     schema["properties"] = {
         "apiVersion": {"type": "string", "description": f"{INPUT_GROUP}/{INPUT_VERSION}"},
         "kind": {"type": "string", "description": "Input"},
@@ -181,29 +114,29 @@ def input_schema() -> dict[str, Any]:
     return schema
 
 
-def xrd(api_version: str) -> dict[str, Any]:
-    """The CompositeResourceDefinition: v2 (namespaced XRs) or v1 (cluster-scoped XRs).
+def xrd(xr: XrKind, api_version: str) -> dict[str, Any]:
+    """An XR kind's CompositeResourceDefinition: v2 (namespaced XRs) or v1 (cluster-scoped XRs).
 
-    The v1 XRD offers no claim: an environment is one per organization and belongs to the
-    platform team, so a namespaced proxy of it adds a second name and nothing else.
+    The v1 XRD offers no claim (`XrKind.no_claim` says why): a namespaced proxy of an XR
+    that belongs to the platform team adds a second name and nothing else.
     """
-    xrd_spec: dict[str, Any] = {"group": GROUP, "names": {"kind": KIND, "plural": PLURAL}}
+    xrd_spec: dict[str, Any] = {"group": GROUP, "names": {"kind": xr.kind, "plural": xr.plural}}
     if api_version.endswith("/v2"):
         xrd_spec["scope"] = "Namespaced"
-    xrd_spec["defaultCompositionRef"] = {"name": COMPOSITION}
+    xrd_spec["defaultCompositionRef"] = {"name": xr.composition}
     xrd_spec["versions"] = [
         {
             "name": VERSION,
             "served": True,
             "referenceable": True,
-            "additionalPrinterColumns": PRINTER_COLUMNS,
-            "schema": {"openAPIV3Schema": without_doc_keys(xr_schema())},
+            "additionalPrinterColumns": list(xr.printer_columns),
+            "schema": {"openAPIV3Schema": without_doc_keys(xr_schema(xr))},
         }
     ]
     return {
         "apiVersion": api_version,
         "kind": "CompositeResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "metadata": {"name": f"{xr.plural}.{GROUP}"},
         "spec": xrd_spec,
     }
 
@@ -245,9 +178,9 @@ def to_yaml(document: Mapping[str, Any], *comments: str) -> str:
 # --- docs/reference.md -----------------------------------------------------------------------
 
 _PATTERN_HINTS = {
-    **spec.PATTERN_HINTS,
-    spec.HOST_PATTERN: "must be host[:port] or an https:// URL of one",
-    spec.BASE64_PATTERN: "must be base64",
+    **validate.PATTERN_HINTS,
+    types.HOST_PATTERN: "must be host[:port] or an https:// URL of one",
+    types.BASE64_PATTERN: "must be base64",
 }
 
 
@@ -287,7 +220,7 @@ def _rows(node: Mapping[str, Any], path: str, *, required: bool = False) -> Iter
     default = f"`{str(node['default']).lower()}`" if "default" in node else ""
     if isinstance(node.get("default"), str):
         default = f"`{node['default']}`"
-    spaces = ", ".join(node.get(spec.SPACE_TYPES_KEY, ()))
+    spaces = ", ".join(node.get(types.SPACE_TYPES_KEY, ()))
     text = " ".join(filter(None, (node.get("description", ""), _rules_of(node, required=required))))
     yield f"| `{path}` | {_type_of(node)} | {default} | {spaces} | {text.replace('|', '/')} |"
     child = node["items"] if node["type"] == "array" else node
@@ -315,41 +248,52 @@ def _table(node: Mapping[str, Any], root: str) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def reference_markdown() -> str:
-    """docs/reference.md: the XR's spec and status, and the function input."""
-    xr = xr_schema()
-    return f"""<!-- {GENERATED} -->
-# API reference
+_ONE_FATAL = (
+    "A spec that breaks one gives a single Fatal result listing\n"
+    "every problem, and changes nothing."
+)
+_CROSSPLANE_COLUMNS = "Crossplane's `SYNCED`, `READY`, `COMPOSITION` and `AGE`"
 
-## UpboundEnvironment
 
-`{GROUP}/{VERSION}`, kind `{KIND}`, XRD `{PLURAL}.{GROUP}`: namespaced
-with Crossplane v2 (`example/xrd.yaml`), cluster-scoped with Crossplane 1.x
-(`example/xrd-v1.yaml`). `kubectl get {PLURAL}` lists them.
+def _xr_reference(xr: XrKind) -> str:
+    """The docs/reference.md section of an XR kind: its spec, rules and status."""
+    schema = xr_schema(xr)
+    columns = [f"`{c['name']}`" for c in xr.printer_columns]
+    shown = ", ".join(columns[:-1]) + f" and\n{columns[-1]}"
+    return f"""## {xr.kind}
+
+`{GROUP}/{VERSION}`, kind `{xr.kind}`, XRD `{xr.plural}.{GROUP}`: namespaced
+with Crossplane v2 (`{xr.v2_paths[0]}`), cluster-scoped with Crossplane 1.x
+(`{xr.v1_paths[0]}`). `kubectl get {xr.plural}` lists them.
 
 Crossplane adds its own fields to `spec` (such as `compositionRef`, under `spec.crossplane` in
 v2) and `status` (such as `conditions`); they are not listed here. The API server fills in a
 default when the field's parent is present.
 "Spaces" names the Space types a field applies to, where it does not apply to all.
 
-{spec.EnvironmentSpec.__doc__}
+{xr.spec.__doc__}
 
-{_table(xr["properties"]["spec"], "spec")}
+{_table(schema["properties"]["spec"], "spec")}
 ### Rules across fields
 
-{_bullets(xr["properties"]["spec"])}
-The function checks every rule above too, and more: a robot or permission naming an unknown
-team, Argo CD cluster names that collide, a CA bundle that holds no certificate, a label key
-that is not a Kubernetes label key. A spec that breaks one gives a single Fatal result listing
-every problem, and changes nothing.
+{_bullets(schema["properties"]["spec"])}
+The function checks every rule above too, and more: {xr.checks}. {_ONE_FATAL}
 
 ### Status
 
-Written by the function. `kubectl get` shows `SPACE`, `CONTROLPLANES` and
-`READY-CONTROLPLANES` from it, then Crossplane's `SYNCED`, `READY`, `COMPOSITION` and `AGE`.
+Written by the function. `kubectl get` shows {shown} from it, then {_CROSSPLANE_COLUMNS}.
 
-{_table(xr["properties"]["status"], "status")}
-## Function input
+{_table(schema["properties"]["status"], "status")}
+"""
+
+
+def reference_markdown() -> str:
+    """docs/reference.md: every XR kind's spec and status, and the function input."""
+    sections = "".join(_xr_reference(xr) for xr in XR_KINDS)
+    return f"""<!-- {GENERATED} -->
+# API reference
+
+{sections}## Function input
 
 `{INPUT_GROUP}/{INPUT_VERSION}`, kind `Input`: the `input` of the Composition's pipeline step
 (`package/input/`). Its settings are defaults for every XR of the Composition; an XR's own
@@ -363,19 +307,18 @@ spec wins.
 
 def outputs() -> dict[Path, str]:
     """Every generated file, by path relative to the repository root, with its content."""
-    v2 = to_yaml(xrd("apiextensions.crossplane.io/v2"), "Crossplane v2: namespaced XRs.")
-    v1 = to_yaml(
-        xrd("apiextensions.crossplane.io/v1"),
-        "Crossplane 1.x: cluster-scoped XRs, without a claim (an environment is one per",
-        "organization and belongs to the platform team).",
-    )
-    return {
-        Path("example/xrd.yaml"): v2,
-        Path("example/xrd-v1.yaml"): v1,
-        Path("configuration/apis/upboundenvironment/definition.yaml"): v2,
-        Path(f"package/input/{INPUT_GROUP}_inputs.yaml"): to_yaml(input_crd()),
-        Path("docs/reference.md"): reference_markdown(),
-    }
+    files: dict[Path, str] = {}
+    for xr in XR_KINDS:
+        v2 = to_yaml(xrd(xr, "apiextensions.crossplane.io/v2"), "Crossplane v2: namespaced XRs.")
+        v1 = to_yaml(
+            xrd(xr, "apiextensions.crossplane.io/v1"),
+            "Crossplane 1.x: cluster-scoped XRs, without a claim " + xr.no_claim[0],
+            *xr.no_claim[1:],
+        )
+        files |= {Path(p): v2 for p in xr.v2_paths} | {Path(p): v1 for p in xr.v1_paths}
+    files[Path(f"package/input/{INPUT_GROUP}_inputs.yaml")] = to_yaml(input_crd())
+    files[Path("docs/reference.md")] = reference_markdown()
+    return files
 
 
 def stale(root: Path = ROOT) -> list[Path]:

@@ -70,18 +70,18 @@ class RenderResult:
         desired_xr: The XR exactly as `crossplane render` prints it (without -x).
     """
 
-    xr: dict = field(default_factory=dict)
-    composed: list[dict] = field(default_factory=list)
-    results: list[dict] = field(default_factory=list)
-    conditions: list[dict] = field(default_factory=list)
+    xr: dict[str, Any] = field(default_factory=dict)
+    composed: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[fnv1.RunFunctionRequest] = field(default_factory=list)
     responses: list[fnv1.RunFunctionResponse] = field(default_factory=list)
     fatal: str | None = None
     ttl_seconds: float | None = None
-    desired_xr: dict = field(default_factory=dict)
+    desired_xr: dict[str, Any] = field(default_factory=dict)
 
 
-def load_yaml_documents(path: str | Path) -> list[dict]:
+def load_yaml_documents(path: str | Path) -> list[dict[str, Any]]:
     """Load every YAML document in a file, or in a directory's *.yaml and *.yml files.
 
     Args:
@@ -102,7 +102,7 @@ def load_yaml_documents(path: str | Path) -> list[dict]:
     return [doc for f in files for doc in yaml.safe_load_all(f.read_text()) if doc]
 
 
-def _meta(obj: Mapping[str, Any]) -> dict:
+def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
@@ -115,7 +115,7 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _merge(base: dict, overlay: Mapping[str, Any]) -> dict:
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             _merge(base[key], value)
@@ -124,7 +124,7 @@ def _merge(base: dict, overlay: Mapping[str, Any]) -> dict:
     return base
 
 
-def _fetch(selector: fnv1.ResourceSelector, resources: Sequence[dict]) -> fnv1.Resources:
+def _fetch(selector: fnv1.ResourceSelector, resources: Sequence[dict[str, Any]]) -> fnv1.Resources:
     """Render's FilteringFetcher: resources of the selector's kind, by name or labels.
 
     Unlike render (but like a real cluster), a namespace in the selector must match too.
@@ -146,7 +146,9 @@ def _fetch(selector: fnv1.ResourceSelector, resources: Sequence[dict]) -> fnv1.R
     return out
 
 
-def _credentials(step: Mapping[str, Any], secrets: Sequence[dict]) -> dict[str, fnv1.Credentials]:
+def _credentials(
+    step: Mapping[str, Any], secrets: Sequence[dict[str, Any]]
+) -> dict[str, fnv1.Credentials]:
     """Resolve a step's Secret credentials against the --function-credentials Secrets."""
     out = {}
     for cred in step.get("credentials") or []:
@@ -163,7 +165,7 @@ def _credentials(step: Mapping[str, Any], secrets: Sequence[dict]) -> dict[str, 
     return out
 
 
-def _targets(functions: Sequence[dict], overrides: Mapping[str, str]) -> dict[str, str]:
+def _targets(functions: Sequence[dict[str, Any]], overrides: Mapping[str, str]) -> dict[str, str]:
     """Where each Function listens: an override, or its Development runtime target."""
     targets = {}
     for fn in functions:
@@ -198,17 +200,17 @@ def _validate(xr: Mapping[str, Any], composition: Mapping[str, Any]) -> None:
 def _run_step(
     stub: grpcv1.FunctionRunnerServiceStub,
     req: fnv1.RunFunctionRequest,
-    required: Sequence[dict],
+    required: Sequence[dict[str, Any]],
     timeout: float,
     out: RenderResult,
 ) -> fnv1.RunFunctionResponse:
     """Call a function until its requirements stop changing, like FetchingFunctionRunner."""
-    requirements = None
+    requirements: fnv1.Requirements | None = None
     for _ in range(MAX_REQUIREMENTS_ITERATIONS + 1):
         sent = fnv1.RunFunctionRequest()
         sent.CopyFrom(req)
         out.requests.append(sent)
-        rsp = stub.RunFunction(sent, timeout=timeout)
+        rsp: fnv1.RunFunctionResponse = stub.RunFunction(sent, timeout=timeout)
         out.responses.append(rsp)
         if any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results):
             return rsp
@@ -216,11 +218,13 @@ def _run_step(
         if new == requirements:
             return rsp
         requirements = new
+        # Requirements gone after some: fetch nothing and call again (no None to read).
+        wanted = new if new is not None else fnv1.Requirements()
         req.ClearField("extra_resources")
         req.ClearField("required_resources")
-        for name, selector in new.extra_resources.items():  # deprecated, still honoured
+        for name, selector in wanted.extra_resources.items():  # deprecated, still honoured
             req.extra_resources[name].CopyFrom(_fetch(selector, required))
-        for name, selector in new.resources.items():
+        for name, selector in wanted.resources.items():
             req.required_resources[name].CopyFrom(_fetch(selector, required))
         req.ClearField("context")
         if rsp.HasField("context"):
@@ -231,17 +235,19 @@ def _run_step(
     )
 
 
-def _set_condition(obj: dict, condition: dict) -> None:
+def _set_condition(obj: dict[str, Any], condition: dict[str, Any]) -> None:
     conditions = obj.setdefault("status", {}).setdefault("conditions", [])
     conditions[:] = [c for c in conditions if c.get("type") != condition["type"]] + [condition]
 
 
-def _condition(type_: str, status: str, reason: str, message: str = "") -> dict:
+def _condition(type_: str, status: str, reason: str, message: str = "") -> dict[str, Any]:
     c = {"type": type_, "status": status, "reason": reason, "lastTransitionTime": CONDITION_TIME}
     return c | ({"message": message} if message else {})
 
 
-def _composed(state: fnv1.State, xr: Mapping[str, Any], observed: Mapping[str, dict]) -> list[dict]:
+def _composed(
+    state: fnv1.State, xr: Mapping[str, Any], observed: Mapping[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Desired composed resources with the metadata render derives from the XR."""
     prefix = (_meta(xr).get("labels") or {}).get(COMPOSITE_LABEL) or _meta(xr).get("name", "")
     out = []
@@ -267,13 +273,13 @@ def _composed(state: fnv1.State, xr: Mapping[str, Any], observed: Mapping[str, d
 
 
 def render(  # noqa: PLR0913 - mirrors crossplane render's inputs
-    xr: dict,
-    composition: dict,
-    functions: list[dict],
+    xr: dict[str, Any],
+    composition: dict[str, Any],
+    functions: list[dict[str, Any]],
     *,
-    observed: Sequence[dict] = (),
-    required: Sequence[dict] = (),
-    credentials: Sequence[dict] = (),
+    observed: Sequence[dict[str, Any]] = (),
+    required: Sequence[dict[str, Any]] = (),
+    credentials: Sequence[dict[str, Any]] = (),
     observed_connection_details: dict[str, dict[str, bytes]] | None = None,
     address_override: dict[str, str] | None = None,
     timeout: float = 10,
@@ -372,9 +378,11 @@ def _record(rsp: fnv1.RunFunctionResponse, step: str, out: RenderResult) -> bool
     return False
 
 
-def _xr_view(state: fnv1.State, xr: Mapping[str, Any], conditions: list[dict]) -> dict:
+def _xr_view(
+    state: fnv1.State, xr: Mapping[str, Any], conditions: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The desired XR as render prints it: identity, desired status and a Ready condition."""
-    view = _plain(struct_to_dict(state.composite.resource))
+    view: dict[str, Any] = _plain(struct_to_dict(state.composite.resource))
     view |= {"apiVersion": xr["apiVersion"], "kind": xr["kind"]}
     view["metadata"] = {k: v for k, v in (view.get("metadata") or {}).items() if k != "namespace"}
     view["metadata"] |= {k: _meta(xr)[k] for k in ("name", "namespace") if _meta(xr).get(k)}
@@ -514,7 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         xr = load_yaml_documents(args.composite_resource)[0]
         composition = load_yaml_documents(args.composition)[0]
         functions = load_yaml_documents(args.functions)
-        load = lambda path: load_yaml_documents(path) if path else []  # noqa: E731
+
+        def load(path: str | None) -> list[dict[str, Any]]:
+            return load_yaml_documents(path) if path else []
+
         with contextlib.ExitStack() as stack:
             overrides = {}
             for fn in functions if args.start_function else []:

@@ -9,16 +9,17 @@ from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
+from pydantic import SecretStr
 
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.fn import FunctionRunner
 from function.naming import metadata_name
 from function.observed import Observed
-from function.spec import parse
+from function.resolve import parse
 
 TOKEN = "upbound-token-7d1f0c2a9e"
-TOKEN_SECRET = {
+TOKEN_SECRET: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Secret",
     "metadata": {"name": "upbound-token", "namespace": "crossplane-system"},
@@ -290,15 +291,17 @@ def context(
     xr_: Mapping[str, Any],
     observed: Mapping[str, fnv1.Resource] | Iterable[str] = (),
     function_input: Mapping[str, Any] | None = None,
+    *,
+    token: SecretStr | None = None,
 ) -> Context:
-    """A builder Context for an XR and an observed state."""
+    """A builder Context for an XR, an observed state and the Upbound token."""
     env = parse(xr_, function_input)
     resources = (
         dict(observed)
         if isinstance(observed, Mapping)
         else {n: observed_resource(n, xr_name=env.xr_name) for n in observed}
     )
-    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources))
+    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources), token=token)
 
 
 def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
@@ -309,7 +312,7 @@ def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
 def big_spec(
     groups: int, *, control_planes: int = 5, iam: int = 200, padding: int = 0
 ) -> dict[str, Any]:
-    """A large valid spec, within the XRD's list bounds (function/spec.py MAX_*).
+    """A large valid spec, within the XRD's list bounds (function/api/types.py MAX_*).
 
     Args:
         groups: How many groups (at most MAX_GROUPS).

@@ -39,10 +39,10 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import celpy
 import jsonschema
@@ -315,10 +315,11 @@ def _schema_errors(
     for error in validator.iter_errors(value):
         path = list(error.absolute_path)
         if error.validator == "additionalProperties" and error.validator_value is False:
-            known = error.schema.get("properties", {})
+            # additionalProperties: false fails only in an object schema, on an object.
+            known = cast(Mapping[str, Any], error.schema).get("properties", {})
             errors += [
                 f"{_location(where, [*path, key])}: unknown field"
-                for key in error.instance
+                for key in cast(Mapping[str, Any], error.instance)
                 if key not in known
             ]
             continue

@@ -19,7 +19,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from function import spec as specmod
+from function import resolve
+from function.api.types import SPACE_TYPES_KEY
 from hack import generate
 from hack import render as r
 from tests import schemas
@@ -45,7 +46,7 @@ CROSSPLANE_SPEC_FIELDS = {
 CROSSPLANE_STATUS_FIELDS = {"conditions", "connectionDetails", "claimConditionTypes"}
 # JSON Schema that pydantic writes but a structural schema (or Kubernetes) does not take.
 NOT_STRUCTURAL = {"$ref", "$defs", "anyOf", "allOf", "oneOf", "not", "title", "const"}
-NOT_STRUCTURAL |= {"patternProperties", "propertyNames", "nullable", specmod.SPACE_TYPES_KEY}
+NOT_STRUCTURAL |= {"patternProperties", "propertyNames", "nullable", SPACE_TYPES_KEY}
 
 
 def load(path: str) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def test_every_example_is_checked() -> None:
 def test_examples_are_valid_xrs_and_parse(name: str) -> None:
     xr = load(f"example/{name}")
     assert schemas.validate_against(xr, xr_crd(xrd_for(xr))) == []
-    specmod.parse(xr, function_input())
+    resolve.parse(xr, function_input())
 
 
 def test_a_namespaced_xr_is_not_valid_for_the_v1_xrd() -> None:
@@ -245,8 +246,8 @@ def test_the_input_crd_and_parse_reject_bad_input(change: dict[str, Any], error:
     bad = function_input() | change
     errors = schemas.validate_against(bad, input_crd())
     assert any(e.startswith(error) for e in errors), errors
-    with pytest.raises(specmod.SpecError):
-        specmod.parse(load("example/xr.yaml"), bad)
+    with pytest.raises(resolve.SpecError):
+        resolve.parse(load("example/xr.yaml"), bad)
 
 
 def test_the_status_the_function_writes_fits_the_xrd() -> None:
@@ -426,8 +427,8 @@ def xr_of(spec: dict[str, Any]) -> dict[str, Any]:
 def parse_problems(xr: dict[str, Any]) -> list[str]:
     """parse()'s problems with an XR, with example/composition.yaml's input."""
     try:
-        specmod.parse(xr, function_input())
-    except specmod.SpecError as e:
+        resolve.parse(xr, function_input())
+    except resolve.SpecError as e:
         return e.problems
     return []
 
@@ -523,7 +524,7 @@ def test_xrd_defaults_match_the_models() -> None:
         )
     )
     schemas._apply_defaults(crd.schema, xr)
-    env = specmod.parse(xr_of(xr["spec"]), None)
+    env = resolve.parse(xr_of(xr["spec"]), None)
     spec = xr["spec"]
     assert spec["controlPlaneDefaults"]["protect"] is env.default_protect is True
     assert spec["argocd"]["enabled"] is env.argocd.enabled is True

@@ -1,10 +1,12 @@
 """The Argo CD builder: a cluster Secret per registered, ready control plane."""
 
 import json
+from typing import Any
 
 from pydantic import SecretStr
 
 from function.compose import argocd
+from function.compose.common import Composition
 from tests import factories as f
 
 READY_CONTROL_PLANES = ["controlplane.dev.ctp1", "controlplane.dev.ctp2", "controlplane.prod.ctp1"]
@@ -12,7 +14,7 @@ TOKEN = SecretStr(f.TOKEN)
 
 
 def test_cloud_cluster_secret() -> None:
-    out = argocd.build(f.context(f.xr(), READY_CONTROL_PLANES), TOKEN)
+    out = argocd.build(f.context(f.xr(), READY_CONTROL_PLANES, token=TOKEN))
     composed = f.by_name(out)
     assert sorted(composed) == [
         "argocd-cluster.dev.ctp1",
@@ -59,7 +61,7 @@ def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:
             "caBundle": f.CA_DATA.decode(),
         }
     )
-    obj = f.by_name(argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN))[
+    obj = f.by_name(argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES, token=TOKEN)))[
         "argocd-cluster.prod.ctp1"
     ]
     data = f.secret_data(obj)
@@ -71,7 +73,7 @@ def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:
 
 
 def test_clusters_wait_for_their_control_plane() -> None:
-    out = argocd.build(f.context(f.xr(), ["controlplane.dev.ctp1"]), TOKEN)
+    out = argocd.build(f.context(f.xr(), ["controlplane.dev.ctp1"], token=TOKEN))
     assert list(f.by_name(out)) == ["argocd-cluster.dev.ctp1"]
     assert {w.name for w in out.waiting} == {"argocd-cluster.dev.ctp2", "argocd-cluster.prod.ctp1"}
 
@@ -79,10 +81,10 @@ def test_clusters_wait_for_their_control_plane() -> None:
 def test_unregistered_and_disabled_compose_nothing() -> None:
     spec = f.spec()
     spec["groups"][0]["controlPlanes"][0]["argocd"] = {"register": False}
-    out = argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN)
+    out = argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES, token=TOKEN))
     assert "argocd-cluster.dev.ctp1" not in f.by_name(out)
     spec["argocd"]["enabled"] = False
-    assert argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES), TOKEN).desired == []
+    assert argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES, token=TOKEN)).desired == []
 
 
 def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> None:
@@ -91,7 +93,7 @@ def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> Non
     observed["argocd-cluster.dev.ctp1"] = f.observed_resource(
         "argocd-cluster.dev.ctp1", spec_=existing_spec
     )
-    out = argocd.build(f.context(f.xr(), observed), None)
+    out = argocd.build(f.context(f.xr(), observed))
     composed = f.by_name(out)
     assert list(composed) == ["argocd-cluster.dev.ctp1"]
     assert composed["argocd-cluster.dev.ctp1"]["spec"] == existing_spec
@@ -107,7 +109,7 @@ def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> Non
     )
 
 
-def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict, object]:
+def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict[str, Any], Composition]:
     spec = f.spec(
         space={"type": "Disconnected"},
         groups=[{"name": "edge", "controlPlanes": [{"name": "ctp1"}]}],
@@ -118,7 +120,7 @@ def disconnected(observed_kubeconfig: bytes | None) -> tuple[dict, object]:
             "controlplane.edge.ctp1", connection_details=details
         )
     }
-    out = argocd.build(f.context(f.xr(spec), observed), None)
+    out = argocd.build(f.context(f.xr(spec), observed))
     return f.by_name(out), out
 
 

@@ -1,19 +1,20 @@
 """The token from the required Secret, and kubeconfig parsing."""
 
 import base64
+from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
 from function import credentials
-from function.spec import SecretKeyRef
+from function.api.types import SecretKeyRef
 from tests import factories as f
 
 REF = SecretKeyRef(name="upbound-token", namespace="crossplane-system")
 
 
-def supplied(*secrets: dict, legacy: bool = False) -> fnv1.RunFunctionRequest:
+def supplied(*secrets: dict[str, Any], legacy: bool = False) -> fnv1.RunFunctionRequest:
     req = fnv1.RunFunctionRequest()
     field = req.extra_resources if legacy else req.required_resources
     items = [fnv1.Resource(resource=resource.dict_to_struct(s)) for s in secrets]
@@ -57,7 +58,9 @@ def test_trailing_newlines_are_stripped() -> None:
         (({**f.TOKEN_SECRET, "data": {"token": "!!"}},), "is not valid base64"),
     ],
 )
-def test_missing_or_broken_tokens_say_how_to_fix_them(secrets: tuple, expected: str) -> None:
+def test_missing_or_broken_tokens_say_how_to_fix_them(
+    secrets: tuple[dict[str, Any], ...], expected: str
+) -> None:
     with pytest.raises(credentials.CredentialError, match=expected):
         credentials.read_token(supplied(*secrets), REF)
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from function.spec import parse
+from function.resolve import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -131,7 +131,7 @@ def commands_in(text: str, where: str) -> Iterator[Command]:
 @functools.cache
 def markdown_commands() -> tuple[Command, ...]:
     """Every command in a ```shell block of the README and docs/."""
-    found = []
+    found: list[Command] = []
     for path in markdown_files():
         for block in re.findall(r"```shell\n(.*?)```", path.read_text(), re.DOTALL):
             found.extend(commands_in(block, path.relative_to(ROOT).as_posix()))
@@ -141,7 +141,7 @@ def markdown_commands() -> tuple[Command, ...]:
 @functools.cache
 def manifest_commands() -> tuple[Command, ...]:
     """Every command the getting-started manifests show in their comments."""
-    found = []
+    found: list[Command] = []
     for path in yaml_files(GETTING_STARTED):
         comments = [
             line.lstrip()[1:].strip() for line in path.read_text().splitlines()
@@ -332,7 +332,7 @@ def secret_refs(node: Any, where: str) -> Iterator[tuple[str, tuple[str, str, st
 
 def read_secrets() -> list[tuple[str, tuple[str, str, str]]]:
     """Every Secret the examples and getting-started ProviderConfigs read: (where, ref)."""
-    refs = []
+    refs: list[tuple[str, tuple[str, str, str]]] = []
     for path, doc in manifests(GETTING_STARTED):
         refs.extend(secret_refs(doc, path.relative_to(ROOT).as_posix()))
     for path in example_xrs():

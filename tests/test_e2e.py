@@ -250,7 +250,9 @@ def test_the_v1beta1_service_answers_as_v1(debug_server: Server) -> None:
     req = f.request(f.xr(namespace=None), observed=["group.dev"])
     beta_req = fnv1beta1.RunFunctionRequest.FromString(req.SerializeToString())
     with debug_server.channel() as channel:
-        beta_rsp = grpcv1beta1.FunctionRunnerServiceStub(channel).RunFunction(beta_req, timeout=30)
+        beta_rsp: fnv1beta1.RunFunctionResponse = grpcv1beta1.FunctionRunnerServiceStub(
+            channel
+        ).RunFunction(beta_req, timeout=30)
     assert "controlplane.dev.ctp1" in beta_rsp.desired.resources
     assert beta_rsp.SerializeToString(deterministic=True) == f.run(req).SerializeToString(
         deterministic=True

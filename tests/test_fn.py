@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pytest
 from crossplane.function import resource
 
 from function.fn import FunctionRunner
@@ -104,7 +105,7 @@ def test_never_raises_even_on_nonsense() -> None:
     assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
 
 
-def test_an_unexpected_error_becomes_a_fatal_result(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_error_becomes_a_fatal_result(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: object) -> None:
         raise RuntimeError(f.TOKEN)
 

@@ -20,7 +20,7 @@ from crossplane.function import resource
 
 from function.compose.common import PROTECT_ANNOTATION
 from function.flavour import flavour_of, is_protected
-from function.spec import parse
+from function.resolve import parse
 from tests import factories as f
 
 NAMESPACES = pytest.mark.parametrize("namespace", ["platform", None], ids=["namespaced", "cluster"])

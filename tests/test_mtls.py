@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -133,11 +134,11 @@ def call(server: fnserver.Server, creds: grpc.ChannelCredentials | None) -> grpc
     """Send a RunFunction; the status code it ends with (OK when served)."""
     with server.channel(creds) as channel:
         try:
-            rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(
+            rsp: fnv1.RunFunctionResponse = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(
                 f.request(f.xr()), timeout=REFUSAL_TIMEOUT
             )
         except grpc.RpcError as e:
-            return e.code()  # type: ignore[no-any-return]
+            return e.code()
     assert "group.dev" in rsp.desired.resources
     return grpc.StatusCode.OK
 

@@ -34,7 +34,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from function import spec
+from function import resolve
+from function.api.input import FunctionInput
+from function.api.types import SecretKeyRef
 from tests.schemas import SKIP_ENV, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +106,7 @@ def dns_label_of_repository(package: str) -> str:
 
 def function_dependency(meta: dict[str, Any]) -> dict[str, Any]:
     """The Configuration's dependency on this project's Function package."""
+    dep: dict[str, Any]
     (dep,) = (d for d in meta["spec"]["dependsOn"] if dependency_package(d) == FUNCTION_PACKAGE)
     return dep
 
@@ -162,7 +165,11 @@ def comparisons(constraint: str) -> list[list[tuple[str, str]]]:
     return groups
 
 
-def _version_key(version: str) -> tuple[int, int, int, tuple[int, Any], ...]:
+# A pre-release's place: (1, "") for none, else (0, its identifiers as (0, number) or (1, text)).
+_PreRelease = tuple[int, str | tuple[tuple[int, int] | tuple[int, str], ...]]
+
+
+def _version_key(version: str) -> tuple[int, int, int, _PreRelease]:
     """Sort key of a full semver version: a pre-release sorts before its release."""
     core, _, pre = version.removeprefix("v").partition("+")[0].partition("-")
     major, minor, patch = (int(part) for part in core.split("."))
@@ -303,6 +310,7 @@ def test_configuration_depends_on_what_the_composition_needs(
     package: str, kind: str, admitted: list[str], excluded: list[str]
 ) -> None:
     deps = only(CONFIGURATION / "crossplane.yaml")["spec"]["dependsOn"]
+    dep: dict[str, Any]
     (dep,) = (d for d in deps if dependency_package(d) == package)
     assert (dep.get("apiVersion"), dep.get("kind")) == ("pkg.crossplane.io/v1", kind)
     assert [v for v in admitted if not satisfies(dep["version"], v)] == []
@@ -337,7 +345,7 @@ def test_composition_input_is_valid_function_input() -> None:
     step_input = composition_step(COMPOSITION)["input"]
     assert step_input["apiVersion"] == "upboundenvironment.fn.crossplane.io/v1beta1"
     assert step_input["kind"] == "Input"
-    spec.FunctionInput.model_validate(step_input)
+    FunctionInput.model_validate(step_input)
     inputs = [
         doc
         for path in files(PACKAGE)
@@ -359,7 +367,7 @@ def test_example_xrs_are_of_the_composite_type_and_parse_with_the_composition_in
     for path in (p for p in xrs if not p.name.startswith("xrd")):
         xr = only(path)
         assert type_of(xr) == (composite["apiVersion"], composite["kind"]), path.name
-        spec.parse(xr, step_input)
+        resolve.parse(xr, step_input)
 
 
 def xrds_present() -> list[Path]:
@@ -440,15 +448,15 @@ def test_getting_started_has_both_flavours_of_every_provider_config() -> None:
         assert found == kinds, flavour
         names = sorted(only(p)["metadata"]["name"] for p in yaml_files(GETTING_STARTED / flavour))
         # Both Space configs (Cloud/Connected and Disconnected) use the default name.
-        defaults = spec.DEFAULT_PROVIDER_CONFIGS
+        defaults = resolve.DEFAULT_PROVIDER_CONFIGS
         assert names == sorted([defaults["argocd"], defaults["space"], defaults["space"],
                                 defaults["upbound"]])  # fmt: skip
 
 
 def test_space_api_config_uses_the_upbound_token_the_function_reads() -> None:
     secret = only(GETTING_STARTED / "upbound-credentials.yaml")
-    token_ref = spec.DEFAULT_TOKEN_SECRET_REF
-    key = spec.SecretKeyRef.model_fields["key"].default
+    token_ref = resolve.DEFAULT_TOKEN_SECRET_REF
+    key = SecretKeyRef.model_fields["key"].default
     assert secret["metadata"] == {"name": token_ref["name"], "namespace": token_ref["namespace"]}
     assert list(secret["stringData"]) == [key]
     for flavour in ("namespaced", "cluster-scoped"):
@@ -492,7 +500,7 @@ def test_helm_values_put_up_on_the_path_of_argocd(component: str) -> None:
 
 def workflow(name: str) -> dict[str, Any]:
     """A workflow file, with PyYAML's `on: -> True` key put back."""
-    data = only(WORKFLOWS / name)
+    data: dict[Any, Any] = only(WORKFLOWS / name)  # one key may be True, not a str
     if True in data:
         data["on"] = data.pop(True)
     return data
@@ -656,5 +664,5 @@ def test_the_readme_xr_sample_is_a_valid_environment() -> None:
     section = readme.split("\n## The XR\n", 1)[1]
     sample = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
     assert type_of(sample) == ("platform.upbound.io/v1alpha1", "UpboundEnvironment")
-    env = spec.parse(sample, None)
+    env = resolve.parse(sample, None)
     assert [cp.name for cp in env.control_planes()] == ["ctp1"]

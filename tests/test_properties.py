@@ -24,7 +24,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from function.fn import FunctionRunner
-from function.spec import SpecError, parse
+from function.resolve import SpecError, parse
 from tests import factories as f
 from tests.schemas import assert_valid
 from tests.server import Server
@@ -262,7 +262,7 @@ def invalid_specs(
         chosen.append(draw(st.sampled_from(free)))
     broken = []
     for path, kind, required in chosen:
-        parent = spec
+        parent: Any = spec  # a dict or a list, as the path goes
         for part in path[:-1]:
             parent = parent[part]
         choices = (

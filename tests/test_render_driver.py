@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -19,13 +21,13 @@ from hack import render as r
 
 Handler = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
 
-XR = {
+XR: dict[str, Any] = {
     "apiVersion": "example.org/v1",
     "kind": "XApp",
     "metadata": {"name": "app", "namespace": "team"},
     "spec": {"size": 2},
 }
-TOKEN = {
+TOKEN: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Secret",
     "metadata": {"name": "token", "namespace": "system"},
@@ -41,7 +43,9 @@ class Fake(grpcv1.FunctionRunnerServiceServicer):
         self.handler = handler
         self.requests: list[fnv1.RunFunctionRequest] = []
 
-    def RunFunction(self, request, context):  # noqa: N802 - the gRPC method's name
+    def RunFunction(  # noqa: N802 - the gRPC method's name
+        self, request: fnv1.RunFunctionRequest, context: grpc.ServicerContext
+    ) -> fnv1.RunFunctionResponse:
         self.requests.append(request)
         return self.handler(request)
 
@@ -59,7 +63,7 @@ def serve(handler: Handler) -> Iterator[tuple[str, Fake]]:
         server.stop(None)
 
 
-def function(name: str, target: str = "localhost:1") -> dict:
+def function(name: str, target: str = "localhost:1") -> dict[str, Any]:
     annotations = {r.RUNTIME: "Development", r.DEVELOPMENT_TARGET: target}
     return {
         "apiVersion": "pkg.crossplane.io/v1",
@@ -68,7 +72,7 @@ def function(name: str, target: str = "localhost:1") -> dict:
     }
 
 
-def composition(*steps: tuple[str, dict | None]) -> dict:
+def composition(*steps: tuple[str, dict[str, Any] | None]) -> dict[str, Any]:
     pipeline = [
         {"step": f"step-{i}", "functionRef": {"name": fn}} | ({"input": inp} if inp else {})
         for i, (fn, inp) in enumerate(steps)
@@ -195,7 +199,9 @@ def test_a_fatal_result_stops_the_pipeline_and_composes_nothing() -> None:
     assert result.composed == []
 
 
-def test_the_cli_prints_a_fatal_result_to_stderr_and_exits_1(tmp_path, capsys) -> None:
+def test_the_cli_prints_a_fatal_result_to_stderr_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with serve(fatal) as (address, _):
         paths = write(tmp_path, XR, composition(("fn", None)), [function("fn", address)])
         code = r.main([*paths, "-r"])
@@ -205,7 +211,9 @@ def test_the_cli_prints_a_fatal_result_to_stderr_and_exits_1(tmp_path, capsys) -
     assert 'pipeline step "step-0" returned a fatal result: spec.size is too big' in err
 
 
-def write(tmp_path, xr: dict, comp: dict, functions: list[dict]) -> list[str]:
+def write(
+    tmp_path: Path, xr: dict[str, Any], comp: dict[str, Any], functions: list[dict[str, Any]]
+) -> list[str]:
     (tmp_path / "xr.yaml").write_text(yaml.safe_dump(xr))
     (tmp_path / "composition.yaml").write_text(yaml.safe_dump(comp))
     (tmp_path / "functions.yaml").write_text(yaml.safe_dump_all(functions))
@@ -305,7 +313,9 @@ def test_step_credentials_come_from_the_named_secret() -> None:
     assert dict(fake.requests[0].credentials["creds"].credential_data.data) == {"token": b"s3cret"}
 
 
-def test_the_cli_prints_the_xr_then_composed_resources_then_results(tmp_path, capsys) -> None:
+def test_the_cli_prints_the_xr_then_composed_resources_then_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     required = tmp_path / "required"
     required.mkdir()
     (required / "a.yaml").write_text(yaml.safe_dump_all([DECOY, TOKEN]))

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format  # type: ignore[import-untyped]  # as function/structs.py
 
 from tests import factories as f
 from tests import server as fnserver
@@ -56,7 +56,8 @@ def outside_argo_data(rsp: fnv1.RunFunctionResponse) -> str:
         if name.startswith("argocd-cluster."):
             manifest = composed.resource["spec"]["forProvider"]["manifest"]
             del manifest["data"]
-    return json_format.MessageToJson(copied)
+    text: str = json_format.MessageToJson(copied)
+    return text
 
 
 def test_forms_find_a_secret_inside_base64() -> None:

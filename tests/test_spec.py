@@ -8,18 +8,19 @@ from typing import Any
 
 import pytest
 
-from function import spec as specmod
+from function import resolve
+from function.api.types import MAX_GROUPS
 from tests import factories as f
 
 
 def parse(
     spec: dict[str, Any], function_input: dict[str, Any] | None = None
-) -> specmod.Environment:
-    return specmod.parse(f.xr(spec), function_input)
+) -> resolve.Environment:
+    return resolve.parse(f.xr(spec), function_input)
 
 
 def problems(spec: dict[str, Any], function_input: dict[str, Any] | None = None) -> list[str]:
-    with pytest.raises(specmod.SpecError) as e:
+    with pytest.raises(resolve.SpecError) as e:
         parse(spec, function_input)
     return e.value.problems
 
@@ -158,8 +159,8 @@ def test_argo_cluster_names_that_collide_are_rejected() -> None:
 
 
 def test_missing_spec_and_bad_input_are_problems_too() -> None:
-    with pytest.raises(specmod.SpecError) as e:
-        specmod.parse({"metadata": {"name": "x"}}, {"argocd": {"namespace": "Argo CD"}})
+    with pytest.raises(resolve.SpecError) as e:
+        resolve.parse({"metadata": {"name": "x"}}, {"argocd": {"namespace": "Argo CD"}})
     assert e.value.problems[0].startswith("input.argocd.namespace: must be a DNS-1123 label")
     assert e.value.problems[1].startswith("spec: required")
 
@@ -274,7 +275,7 @@ def test_resolution_does_not_depend_on_list_order() -> None:
     assert a.repositories == b.repositories
 
 
-def control_planes(env: specmod.Environment) -> list[tuple[Any, ...]]:
+def control_planes(env: resolve.Environment) -> list[tuple[Any, ...]]:
     return [(cp.group, cp.name, cp.crossplane, cp.protect) for cp in env.control_planes()]
 
 
@@ -284,10 +285,10 @@ def test_host_accepts_a_url_and_keeps_the_host() -> None:
 
 
 def test_lists_longer_than_the_xrd_allows_are_named_problems() -> None:
-    groups = [{"name": f"g{i}"} for i in range(specmod.MAX_GROUPS + 1)]
-    with pytest.raises(specmod.SpecError) as raised:
-        specmod.parse(f.xr(f.spec(groups=groups)), None)
+    groups = [{"name": f"g{i}"} for i in range(MAX_GROUPS + 1)]
+    with pytest.raises(resolve.SpecError) as raised:
+        resolve.parse(f.xr(f.spec(groups=groups)), None)
     assert raised.value.problems == [
-        f"spec.groups: lists more than {specmod.MAX_GROUPS} entries; "
+        f"spec.groups: lists more than {MAX_GROUPS} entries; "
         "split them across several UpboundEnvironments"
     ]

@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -23,11 +24,13 @@ from tests import server as servers
 CONNECTIONS = 8  # separate connections, which the kernel spreads across the workers
 
 
-def wait_for(condition: object, what: str, timeout: float = servers.STARTUP_TIMEOUT) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = servers.STARTUP_TIMEOUT
+) -> None:
     """Poll a condition (a hang guard, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
@@ -39,7 +42,7 @@ def call_on_new_connections(
     """One RunFunction per connection, each on a connection of its own."""
     req = f.request(f.xr())
     options = [*servers.CLIENT_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
-    answers = []
+    answers: list[fnv1.RunFunctionResponse] = []
     for _ in range(CONNECTIONS):
         channel = (
             grpc.secure_channel(server.address, credentials, options=options)
@@ -77,7 +80,9 @@ def test_a_worker_that_dies_stops_the_pool_with_an_error(tmp_path: Path) -> None
 
 
 def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Certificate, object] | None
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
 ) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = datetime.datetime.now(datetime.UTC)
@@ -95,7 +100,7 @@ def _certificate(
         san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     signer = issuer[1] if issuer else key
-    return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+    return builder.sign(signer, hashes.SHA256())
 
 
 def _pem(certificate: x509.Certificate) -> bytes:

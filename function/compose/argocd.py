@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
-
+from function.api.types import ARGO_SECRET_TYPE_LABEL
 from function.compose import controlplanes
 from function.compose.common import ArgoCluster, Composition, Context, Desired, Waiting
 from function.credentials import KUBECONFIG_KEY, CredentialError, parse_kubeconfig
 from function.naming import resource_name
-from function.spec import ARGO_SECRET_TYPE_LABEL, Environment, ResolvedControlPlane
+from function.resolve import Environment, ResolvedControlPlane
 
 KIND = "argocd-cluster"
 LABEL_PREFIX = "platform.upbound.io/"
@@ -36,7 +35,7 @@ def server_url(env: Environment, cp: ResolvedControlPlane) -> str:
     return f"https://{host}/apis/spaces.upbound.io/v1beta1/namespaces/{cp.group}/controlplanes/{cp.name}/k8s"
 
 
-def build(ctx: Context, token: SecretStr | None) -> Composition:
+def build(ctx: Context) -> Composition:
     """A cluster Secret per registered control plane, once the control plane is ready."""
     out = Composition()
     if not ctx.env.argocd.enabled:
@@ -50,7 +49,7 @@ def build(ctx: Context, token: SecretStr | None) -> Composition:
             out.waiting.append(Waiting(name, "waiting for the control plane to be ready"))
             continue
         try:
-            access = _access(ctx, cp, token)
+            access = _access(ctx, cp)
         except CredentialError as e:
             out.warnings.append(f"control plane {cp.group}/{cp.name}: {e}")
             access = "waiting for a usable kubeconfig"
@@ -78,7 +77,7 @@ class _Access:
     config: dict[str, Any]
 
 
-def _access(ctx: Context, cp: ResolvedControlPlane, token: SecretStr | None) -> _Access | str:
+def _access(ctx: Context, cp: ResolvedControlPlane) -> _Access | str:
     """How Argo CD reaches a control plane, or why that is not known yet."""
     env = ctx.env
     tls: dict[str, Any] = {"insecure": False}
@@ -91,6 +90,7 @@ def _access(ctx: Context, cp: ResolvedControlPlane, token: SecretStr | None) -> 
             tls["caData"] = access.ca_data or env.space.ca_bundle
         config = {"bearerToken": access.bearer_token.get_secret_value(), "tlsClientConfig": tls}
         return _Access(access.server, config)
+    token = ctx.token
     if token is None:
         return "waiting for Crossplane to supply the Upbound token Secret"
     if env.space.ca_bundle:

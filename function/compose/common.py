@@ -6,10 +6,12 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
+
 from function import naming
 from function.flavour import Flavour, is_protected
 from function.observed import Observed
-from function.spec import Environment
+from function.resolve import Environment
 
 # Names are hashed; every call of a steady environment asks for the same ones again.
 metadata_name = functools.lru_cache(maxsize=1 << 14)(naming.metadata_name)
@@ -64,11 +66,16 @@ class Composition:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What builders read: the environment, its API flavour and the observed state."""
+    """Everything a builder reads: environment, API flavour, observed state, Upbound token.
+
+    The token is None unless `env.uses_token` and Crossplane supplied it. A builder that
+    needs another input (a credentials mode, a second Secret) gets a field here.
+    """
 
     env: Environment
     flavour: Flavour
     observed: Observed
+    token: SecretStr | None = None
 
     def reference(self, composition_resource_name: str) -> dict[str, str]:
         """A reference to another composed resource, by its metadata.name."""

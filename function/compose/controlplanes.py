@@ -6,7 +6,7 @@ from function.compose import groups
 from function.compose.common import Composition, Context, Waiting
 from function.credentials import KUBECONFIG_KEY
 from function.naming import metadata_name, resource_name
-from function.spec import ResolvedControlPlane
+from function.resolve import ResolvedControlPlane
 
 KIND = "controlplane"
 
@@ -28,11 +28,9 @@ def build(ctx: Context) -> Composition:
     for cp in ctx.env.control_planes():
         name = name_of(cp)
         kept.add(name)
-        if not ctx.observed.exists(name):
-            group = resource_name(groups.KIND, cp.group)
-            if not ctx.observed.ready(group):
-                out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
-                continue
+        if not ctx.observed.exists(name) and not ctx.observed.ready(groups.name_of(cp.group)):
+            out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
+            continue
         manifest = {
             "apiVersion": "spaces.upbound.io/v1beta1",
             "kind": "ControlPlane",

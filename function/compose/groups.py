@@ -7,6 +7,11 @@ GROUP_LABEL = "spaces.upbound.io/group"
 KIND = "group"
 
 
+def name_of(group: str) -> str:
+    """The composition resource name of a group's Object."""
+    return resource_name(KIND, group)
+
+
 def build(ctx: Context) -> Composition:
     """An Object per group, wrapping the group's Namespace."""
     out = Composition()
@@ -16,7 +21,7 @@ def build(ctx: Context) -> Composition:
             "kind": "Namespace",
             "metadata": {"name": group.name, "labels": {GROUP_LABEL: "true"}},
         }
-        name = resource_name(KIND, group.name)
+        name = name_of(group.name)
         desired = ctx.kubernetes_object(
             name, ctx.env.provider_config_space, manifest, protect=group.protect
         )

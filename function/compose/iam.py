@@ -2,6 +2,8 @@
 
 Resources reference each other by the composed resources' names (`robotIdRef`,
 `teamIdRef`, `repositoryRef`), so provider-upbound resolves the IDs Upbound assigns.
+IAM composes several kinds; each has its prefix (`TEAM`, `ROBOT`, ...) and a `*_name_of`
+helper that other builders import rather than rebuild the name.
 """
 
 from typing import Any
@@ -10,6 +12,36 @@ from function.compose.common import Composition, Context, Desired
 from function.naming import resource_name
 
 EXTERNAL_NAME = "crossplane.io/external-name"
+TEAM = "team"
+ROBOT = "robot"
+ROBOT_MEMBERSHIP = "robot-membership"
+REPOSITORY = "repository"
+REPOSITORY_PERMISSION = "repository-permission"
+
+
+def team_name_of(team: str) -> str:
+    """The composition resource name of a team."""
+    return resource_name(TEAM, team)
+
+
+def robot_name_of(robot: str) -> str:
+    """The composition resource name of a robot."""
+    return resource_name(ROBOT, robot)
+
+
+def robot_membership_name_of(robot: str, team: str) -> str:
+    """The composition resource name of a robot's membership of a team."""
+    return resource_name(ROBOT_MEMBERSHIP, robot, team)
+
+
+def repository_name_of(repository: str) -> str:
+    """The composition resource name of a repository."""
+    return resource_name(REPOSITORY, repository)
+
+
+def repository_permission_name_of(repository: str, team: str) -> str:
+    """The composition resource name of a team's permission on a repository."""
+    return resource_name(REPOSITORY_PERMISSION, repository, team)
 
 
 def build(ctx: Context) -> Composition:
@@ -28,7 +60,7 @@ def _teams(ctx: Context) -> list[Desired]:
     return [
         _iam(
             ctx,
-            resource_name("team", team.name),
+            team_name_of(team.name),
             "Team",
             {"name": team.name, "organizationName": organization},
         )
@@ -40,7 +72,7 @@ def _robots(ctx: Context) -> list[Desired]:
     env = ctx.env
     out = []
     for robot in env.robots:
-        robot_name = resource_name("robot", robot.name)
+        robot_name = robot_name_of(robot.name)
         for_provider = {
             "name": robot.name,
             "description": robot.description or f"Managed by UpboundEnvironment {env.xr_name}",
@@ -50,9 +82,9 @@ def _robots(ctx: Context) -> list[Desired]:
         for team in sorted(robot.teams):
             membership = {
                 "robotIdRef": ctx.reference(robot_name),
-                "teamIdRef": ctx.reference(resource_name("team", team)),
+                "teamIdRef": ctx.reference(team_name_of(team)),
             }
-            name = resource_name("robot-membership", robot.name, team)
+            name = robot_membership_name_of(robot.name, team)
             out.append(_iam(ctx, name, "RobotTeamMembership", membership))
     return out
 
@@ -62,7 +94,7 @@ def _repositories(ctx: Context) -> list[Desired]:
     api_version, config = ctx.flavour.repository_api_version, env.provider_config_upbound
     out = []
     for repo in env.repositories:
-        repo_name = resource_name("repository", repo.name)
+        repo_name = repository_name_of(repo.name)
         for_provider: dict[str, Any] = {
             "name": repo.name,
             "organizationName": env.organization,
@@ -81,8 +113,8 @@ def _repositories(ctx: Context) -> list[Desired]:
                 "organizationName": env.organization,
                 "permission": grant.permission,
                 "repositoryRef": ctx.reference(repo_name),
-                "teamIdRef": ctx.reference(resource_name("team", grant.team)),
+                "teamIdRef": ctx.reference(team_name_of(grant.team)),
             }
-            name = resource_name("repository-permission", repo.name, grant.team)
+            name = repository_permission_name_of(repo.name, grant.team)
             out.append(ctx.managed(name, api_version, "Permission", config, permission))
     return out

@@ -1,0 +1,259 @@
+"""From a valid XR and function input to the one resolved `Environment` that builders read.
+
+`parse` is the one entry (function/fn.py, through function/reuse.py): it validates (function/
+validate.py), resolves, and either returns an `Environment` or raises `SpecError` listing
+every problem with its field path. Nothing is composed from a spec that has a problem, so a
+typo never makes Crossplane delete what a valid spec composed before.
+
+Precedence of every setting, as layers: built-in defaults < function input (Composition) <
+the XR's spec. `first_set` picks from them; a new setting or credentials mode adds a layer
+or an argument there, not a chain of `or`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from function.api.environment import Crossplane, EnvironmentSpec, Repository, Robot, Space, Team
+from function.api.input import FunctionInput, Ttl
+from function.api.types import SecretKeyRef
+from function.validate import SpecError, cross_field_problems, resolved_problems, validate_model
+
+__all__ = [  # SpecError too: it is what parse raises.
+    "DEFAULT_CHANNEL",
+    "DEFAULT_PROVIDER_CONFIGS",
+    "DEFAULT_PROVIDER_CONFIG_KIND",
+    "DEFAULT_TOKEN_SECRET_REF",
+    "Environment",
+    "ResolvedArgo",
+    "ResolvedControlPlane",
+    "ResolvedGroup",
+    "SpecError",
+    "first_set",
+    "parse",
+]
+
+# The built-in layer: what a setting is when neither the XR nor the function input sets it.
+DEFAULT_PROVIDER_CONFIGS = {"space": "upbound-space", "argocd": "argocd", "upbound": "default"}
+DEFAULT_PROVIDER_CONFIG_KIND = "ClusterProviderConfig"
+DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
+DEFAULT_CHANNEL = "Stable"
+_DEFAULT_TOKEN_SECRET = SecretKeyRef.model_validate(DEFAULT_TOKEN_SECRET_REF)
+
+T = TypeVar("T")
+
+
+def first_set(*layers: T | None, default: T) -> T:
+    """The value of the most specific layer that sets it, else `default`.
+
+    Args:
+        layers: The setting's value in each layer, most specific first (the XR, then the
+            function input). Only None falls through: "" or False is a choice.
+        default: The built-in value.
+
+    Returns:
+        The setting's value.
+    """
+    for value in layers:
+        if value is not None:
+            return value
+    return default
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedControlPlane:
+    """A control plane with defaults merged in."""
+
+    group: str
+    name: str
+    path: str  # where it is in the XR, e.g. spec.groups[0].controlPlanes[2]
+    crossplane: dict[str, Any]
+    protect: bool
+    register: bool
+    project: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedGroup:
+    """A group and its control planes, sorted by name."""
+
+    name: str
+    control_planes: tuple[ResolvedControlPlane, ...]
+    protect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedArgo:
+    """Argo CD settings after defaults."""
+
+    enabled: bool
+    namespace: str
+    cluster_name_prefix: str
+    labels: dict[str, str]
+    token_secret_ref: SecretKeyRef
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Everything the builders need, resolved and sorted so output never depends on order."""
+
+    xr_name: str
+    xr_namespace: str | None
+    organization: str
+    space: Space
+    provider_config_space: str
+    provider_config_argocd: str
+    provider_config_upbound: str
+    provider_config_kind: str
+    connection_secret_namespace: str
+    default_protect: bool
+    groups: tuple[ResolvedGroup, ...]
+    argocd: ResolvedArgo
+    teams: tuple[Team, ...]
+    robots: tuple[Robot, ...]
+    repositories: tuple[Repository, ...]
+    ttl: Ttl
+
+    @property
+    def uses_token(self) -> bool:
+        """Whether Argo CD's exec provider needs the Upbound token (Cloud, Connected)."""
+        if not self.argocd.enabled or self.space.type == "Disconnected":
+            return False
+        return any(cp.register for cp in self.control_planes())
+
+    def control_planes(self) -> Iterator[ResolvedControlPlane]:
+        """Every control plane, by group then name."""
+        for group in self.groups:
+            yield from group.control_planes
+
+    def argo_cluster_name(self, cp: ResolvedControlPlane) -> str:
+        """The Argo CD cluster (and Secret) name of a control plane: prefix + group + name."""
+        return f"{self.argocd.cluster_name_prefix}{cp.group}-{cp.name}"
+
+
+def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> Environment:
+    """Validate the XR and the input and resolve them into an Environment.
+
+    Args:
+        xr: The observed composite resource, as a dict.
+        function_input: The pipeline step's input, as a dict, or None.
+
+    Returns:
+        The resolved environment.
+
+    Raises:
+        SpecError: listing every problem found, each with its field path.
+    """
+    problems: list[str] = []
+    inp = validate_model(FunctionInput, function_input or {}, "input", problems)
+    raw_spec = xr.get("spec")
+    if not isinstance(raw_spec, Mapping):
+        problems.append("spec: required; an UpboundEnvironment needs organization and space")
+        raw_spec = {}
+    spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
+    problems.extend(cross_field_problems(raw_spec))
+    if spec is not None and inp is not None:
+        env = _resolve(xr, spec, inp)
+        problems.extend(resolved_problems(env))
+    if problems:
+        raise SpecError(list(dict.fromkeys(problems)))
+    return env
+
+
+def _merge_crossplane(default: Crossplane, override: Crossplane) -> dict[str, Any]:
+    """The ControlPlane's spec.crossplane: the control plane's settings over the defaults.
+
+    Per control plane: `_inherit` answers for one that sets nothing of its own.
+    """
+    merged: dict[str, Any] = {}
+    version = first_set(override.version, default.version, default=None)
+    if version:
+        merged["version"] = version
+    channel = first_set(_channel(override), _channel(default), default=DEFAULT_CHANNEL)
+    merged["autoUpgrade"] = {"channel": channel}
+    state = first_set(override.state, default.state, default=None)
+    if state:
+        merged["state"] = state
+    return merged
+
+
+def _inherit(
+    inherited: dict[str, Any], default: Crossplane, override: Crossplane
+) -> dict[str, Any]:
+    """`_merge_crossplane`, faster for a control plane that sets nothing: a copy of `inherited`."""
+    if override.model_fields_set:
+        return _merge_crossplane(default, override)
+    return {**inherited, "autoUpgrade": dict(inherited["autoUpgrade"])}
+
+
+def _channel(crossplane: Crossplane) -> str | None:
+    """The auto-upgrade channel that a Crossplane block sets, if any."""
+    return crossplane.auto_upgrade.channel if crossplane.auto_upgrade else None
+
+
+def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -> Environment:
+    """The Environment of a valid spec and input: defaults merged in, lists sorted by name."""
+    metadata = xr.get("metadata") or {}
+    defaults = spec.control_plane_defaults
+    inherited = _merge_crossplane(defaults.crossplane, Crossplane())
+    groups = []
+    for gi, group in sorted(enumerate(spec.groups), key=lambda ig: ig[1].name):
+        cps = tuple(
+            ResolvedControlPlane(
+                group=group.name,
+                name=cp.name,
+                path=f"spec.groups[{gi}].controlPlanes[{ci}]",
+                crossplane=_inherit(inherited, defaults.crossplane, cp.crossplane),
+                protect=first_set(cp.protect, default=defaults.protect),
+                register=cp.argocd.register_,
+                project=cp.argocd.project,
+                labels=dict(sorted(cp.argocd.labels.items())),
+            )
+            for ci, cp in sorted(enumerate(group.control_planes), key=lambda ic: ic[1].name)
+        )
+        # Deleting a group's namespace deletes every control plane in it.
+        protect = defaults.protect or any(cp.protect for cp in cps)
+        groups.append(ResolvedGroup(name=group.name, control_planes=cps, protect=protect))
+
+    def provider_config(name: str) -> str:
+        xr_value = getattr(spec.provider_configs, name)
+        input_value = getattr(inp.provider_configs, name)
+        return str(first_set(xr_value, input_value, default=DEFAULT_PROVIDER_CONFIGS[name]))
+
+    return Environment(
+        xr_name=str(metadata.get("name") or "upbound-environment"),
+        xr_namespace=metadata.get("namespace") or None,
+        organization=spec.organization,
+        space=spec.space,
+        provider_config_space=provider_config("space"),
+        provider_config_argocd=provider_config("argocd"),
+        provider_config_upbound=provider_config("upbound"),
+        provider_config_kind=first_set(
+            spec.provider_configs.kind,
+            inp.provider_configs.kind,
+            default=DEFAULT_PROVIDER_CONFIG_KIND,
+        ),
+        connection_secret_namespace=inp.connection_secret_namespace,
+        default_protect=defaults.protect,
+        groups=tuple(groups),
+        argocd=ResolvedArgo(
+            enabled=spec.argocd.enabled,
+            namespace=first_set(spec.argocd.namespace, default=inp.argocd.namespace),
+            cluster_name_prefix=first_set(
+                spec.argocd.cluster_name_prefix, default=inp.argocd.cluster_name_prefix
+            ),
+            labels=dict(sorted(spec.argocd.labels.items())),
+            token_secret_ref=first_set(
+                spec.argocd.token_secret_ref,
+                inp.argocd.token_secret_ref,
+                default=_DEFAULT_TOKEN_SECRET,
+            ),
+        ),
+        teams=tuple(sorted(spec.iam.teams, key=lambda t: t.name)),
+        robots=tuple(sorted(spec.iam.robots, key=lambda r: r.name)),
+        repositories=tuple(sorted(spec.iam.repositories, key=lambda r: r.name)),
+        ttl=inp.ttl,
+    )

@@ -1,0 +1,192 @@
+"""Checks beyond one field's type, and pydantic's errors as `path: message` problems.
+
+Every check returns problems rather than raising, so that `function.resolve.parse` can name
+every problem of a spec in one Fatal result. Three kinds of check, in the order parse runs
+them: the models' own (`validate_model`), rules across the raw spec that must show up
+beside shape errors (`cross_field_problems`), and rules that need defaults merged in
+(`resolved_problems`). A new rule goes in the kind it needs; a new XR kind adds its own
+`*_problems` functions here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pydantic
+
+from function.api.types import (
+    ARGO_SECRET_TYPE_LABEL,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    LABEL_KEY,
+    LABEL_VALUE,
+    Model,
+)
+
+if TYPE_CHECKING:
+    from function.resolve import Environment
+
+
+class SpecError(Exception):
+    """The XR or the input is invalid; `problems` holds one `path: message` per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+M = TypeVar("M", bound=Model)
+
+
+def validate_model(model: type[M], data: Any, root: str, problems: list[str]) -> M | None:
+    """The model of `data`, or None after adding each pydantic error to `problems`.
+
+    Args:
+        model: The API model, e.g. EnvironmentSpec.
+        data: The raw value, as a dict.
+        root: The path that problems start with, e.g. `spec` or `input`.
+        problems: Where each problem goes, as `path: message`.
+
+    Returns:
+        The validated model, or None if `data` has a problem.
+    """
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as e:
+        problems.extend(describe(root, err) for err in e.errors(include_url=False))
+        return None
+
+
+def describe(root: str, err: Any) -> str:
+    """One pydantic error as `path: message`, with a hint where the pattern has one."""
+    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    message = err["msg"]
+    if err["type"] == "string_pattern_mismatch":
+        message = PATTERN_HINTS.get(err["ctx"]["pattern"], message)
+    elif err["type"] == "extra_forbidden":
+        message = "unknown field; check its spelling against the XRD"
+    elif err["type"] == "missing":
+        message = "required"
+    elif err["type"] == "too_long":
+        limit = err["ctx"]["max_length"]
+        message = f"lists more than {limit} entries; split them across several UpboundEnvironments"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return f"{path}: {message}"
+
+
+PATTERN_HINTS = {
+    DNS_LABEL: "must be a DNS-1123 label: lowercase letters, digits and '-', "
+    "starting and ending with a letter or digit",
+    DNS_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+    LABEL_KEY: "must be a Kubernetes label key such as example.com/team",
+    LABEL_VALUE: "must be a Kubernetes label value: up to 63 letters, digits, '-', '_', '.'",
+    r"^[0-9][0-9A-Za-z.+-]*$": "must be a Crossplane version such as 1.20.1-up.1, "
+    "without a leading 'v'",
+}
+
+
+def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    """The (index, mapping) pairs of a raw list, skipping malformed entries."""
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, Mapping)]
+
+
+def _duplicates(path: str, names: Iterable[tuple[int, Any]], what: str) -> list[str]:
+    """Problems for names that repeat in a raw list of (index, name)."""
+    pairs = [(i, n) for i, n in names if isinstance(n, str)]
+    counts = Counter(n for _, n in pairs)
+    return [
+        f"{path}[{i}].name: duplicate {what} {n!r}; names must be unique"
+        for i, n in pairs
+        if counts[n] > 1
+    ]
+
+
+def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
+    """Uniqueness and references, checked on the raw spec so they show up with shape errors."""
+    problems: list[str] = []
+    groups = _items(spec.get("groups"))
+    problems += _duplicates("spec.groups", ((i, g.get("name")) for i, g in groups), "group")
+    for gi, group in groups:
+        cps = _items(group.get("controlPlanes"))
+        names = ((i, cp.get("name")) for i, cp in cps)
+        problems += _duplicates(f"spec.groups[{gi}].controlPlanes", names, "control plane")
+
+    iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
+    teams = _items(iam.get("teams"))
+    robots = _items(iam.get("robots"))
+    repositories = _items(iam.get("repositories"))
+    problems += _duplicates("spec.iam.teams", ((i, t.get("name")) for i, t in teams), "team")
+    problems += _duplicates("spec.iam.robots", ((i, r.get("name")) for i, r in robots), "robot")
+    problems += _duplicates(
+        "spec.iam.repositories", ((i, r.get("name")) for i, r in repositories), "repository"
+    )
+    # Only well-typed names: a list or a mapping as a name is a shape problem, reported above.
+    known = {t["name"] for _, t in teams if isinstance(t.get("name"), str)}
+    for ri, robot in robots:
+        member_of = robot.get("teams")
+        for ti, team in enumerate(member_of if isinstance(member_of, list) else []):
+            path = f"spec.iam.robots[{ri}].teams[{ti}]"
+            if isinstance(team, str) and team not in known:
+                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
+        if isinstance(member_of, list) and len(set(map(str, member_of))) < len(member_of):
+            problems.append(f"spec.iam.robots[{ri}].teams: lists a team more than once")
+    for ri, repository in repositories:
+        grants = _items(repository.get("permissions"))
+        for pi, grant in grants:
+            team = grant.get("team")
+            if isinstance(team, str) and team not in known:
+                path = f"spec.iam.repositories[{ri}].permissions[{pi}].team"
+                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
+        granted = [g.get("team") for _, g in grants]
+        if len(set(map(str, granted))) < len(granted):
+            path = f"spec.iam.repositories[{ri}].permissions"
+            problems.append(f"{path}: grants a team more than once; give each team one entry")
+    return problems
+
+
+def resolved_problems(env: Environment) -> list[str]:
+    """Rules that need defaults merged in, and rules across the whole environment."""
+    problems: list[str] = []
+    space = env.space
+    if space.type == "Cloud" and not space.name:
+        problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
+    if space.type == "Connected" and not space.host:
+        problems.append(
+            "spec.space.host: required for Connected spaces: the ingress host that "
+            "`up ctx` prints for the Space"
+        )
+    for cp in env.control_planes():
+        if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
+            problems.append(
+                f"{cp.path}.crossplane.version: required when autoUpgrade.channel is None "
+                "(set it here or in spec.controlPlaneDefaults.crossplane.version)"
+            )
+    if env.argocd.enabled:
+        problems.extend(_argo_problems(env))
+    return problems
+
+
+def _argo_problems(env: Environment) -> list[str]:
+    """Argo CD cluster names that collide or are too long, and labels the function owns."""
+    problems: list[str] = []
+    names = Counter(env.argo_cluster_name(cp) for cp in env.control_planes() if cp.register)
+    for cp in env.control_planes():
+        name = env.argo_cluster_name(cp)
+        where = cp.path
+        if cp.register and names[name] > 1:
+            problems.append(
+                f"{where}: Argo CD cluster name {name!r} is also produced by another "
+                "group/control plane pair; rename one of them"
+            )
+        if len(name) > 253:
+            problems.append(f"{where}: Argo CD cluster name {name!r} is longer than 253")
+        if ARGO_SECRET_TYPE_LABEL in cp.labels:
+            problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
+    if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
+        problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
+    return problems
