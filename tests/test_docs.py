@@ -266,6 +266,19 @@ def test_every_link_and_inline_path_of_a_page_exists(doc: Path) -> None:
     assert missing == []
 
 
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", markdown_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_anchor_of_a_page_is_one_of_its_headings(doc: Path) -> None:
+    text = doc.read_text()
+    headings = {slug(h) for h in re.findall(r"^#+ (.*)$", text, re.MULTILINE)}
+    anchors = re.findall(r"\]\(#([^)]+)\)", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    assert [a for a in anchors if a not in headings] == []
+
+
 def test_docs_index_links_every_page() -> None:
     index = (ROOT / "docs" / "README.md").read_text()
     linked = set(re.findall(r"\]\(([^)#\s]+)\)", index))
@@ -455,6 +468,18 @@ def test_kubectl_names_resolve_to_the_xrd() -> None:
             assert words[3] == composition, command
     assert seen >= 3
     assert plural == "upboundenvironments"
+
+
+def test_commands_that_name_an_xr_name_an_example_xr() -> None:
+    xrs = {(environment(p).xr_namespace, environment(p).xr_name) for p in example_xrs()}
+    named = 0
+    for command in [*commands_of("kubectl"), *commands_of("crossplane")]:
+        words = command.positional()
+        for i, word in enumerate(words[:-1]):
+            if word == xrd()["spec"]["names"]["kind"].lower():
+                named += 1
+                assert (command.after("-n"), words[i + 1]) in xrs, command
+    assert named
 
 
 def test_every_crossplane_command_is_one_the_cli_docs_list() -> None:
