@@ -100,7 +100,7 @@ def status_kib(pid: int, field: str) -> int:
 
 def raw_call(channel: grpc.Channel) -> Callable[..., bytes]:
     """RunFunction with serialized messages in and out: the client costs next to nothing."""
-    return channel.unary_unary(METHOD)  # type: ignore[no-any-return]
+    return channel.unary_unary(METHOD)
 
 
 def channel_options(*, own_connection: bool = False) -> list[tuple[str, int]]:
@@ -192,7 +192,7 @@ async def _callers(address: str, payload: bytes, seconds: float) -> int:
         nonlocal done
         options = channel_options(own_connection=True)
         async with grpc.aio.insecure_channel(address, options=options) as channel:
-            call = channel.unary_unary(METHOD)
+            call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
             await call(payload, timeout=300)  # connect before the clock counts
             while time.perf_counter() < deadline:  # every call a changed state: no memo
                 await call(payload + environments.retagged(f"{id(call)}-{done}"), timeout=300)

@@ -14,6 +14,9 @@ import grpc
 from crossplane.function import cli as sdkcli
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+# What grpc.aio passes a servicer's method beside the request.
+ServicerContext = grpc.aio.ServicerContext[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse]
+
 
 class FloorRunner(grpcv1.FunctionRunnerServiceServicer):
     """Answers with the prebuilt response, tagged like the request."""
@@ -23,7 +26,7 @@ class FloorRunner(grpcv1.FunctionRunnerServiceServicer):
         self.prebuilt = prebuilt
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
+        self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Return the prebuilt response with the request's tag."""
         self.prebuilt.meta.tag = req.meta.tag

@@ -1,10 +1,11 @@
 """A read-only view of the composed resources Crossplane observed, read once per call."""
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
+from google.protobuf import struct_pb2
 
 # Fields of an observed resource that a desired copy of it keeps.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
@@ -48,7 +49,7 @@ class Observed:
         observed = self._resources.get(name)
         if observed is None or "spec" not in observed.resource:
             return {}
-        return resource.struct_to_dict(observed.resource["spec"])
+        return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""

@@ -9,10 +9,10 @@ going through protobuf's pure-Python well-known-type helpers.
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+from google.protobuf import struct_pb2
 
 
-def write(struct: struct_pb2.Struct, mapping: Mapping[str, Any]) -> None:
+def write(struct: struct_pb2.Struct, mapping: Mapping[str, Any] | struct_pb2.Struct) -> None:
     """Set every key of `mapping` in `struct`, as `Struct.update` does."""
     fields = struct.fields
     for key, value in mapping.items():

@@ -38,7 +38,7 @@ GROUP = "platform.upbound.io"
 VERSION = "v1alpha1"
 INPUT_GROUP = "upboundenvironment.fn.crossplane.io"
 INPUT_VERSION = "v1beta1"
-GENERATED = "Generated from function/spec.py by `python -m hack.generate`; do not edit."
+GENERATED = "Generated from function/api/ by `python -m hack.generate`; do not edit."
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import grpc
 import yaml
@@ -45,7 +45,11 @@ START_COMMAND = (sys.executable, "-m", "function.main", "--insecure")
 ROOT = Path(__file__).resolve().parents[1]
 CONDITION_TIME = "2024-01-01T00:00:00Z"  # render's fixed lastTransitionTime
 SYSTEM_CONDITIONS = {"Ready", "Synced", "Healthy"}  # functions may not set these on the XR
-CAPABILITIES = [c for c in fnv1.Capability.values() if c != fnv1.CAPABILITY_UNSPECIFIED]
+# The SDK's stubs say EnumTypeWrapper.values() gives ints; they are the Capability values.
+CAPABILITIES = cast(
+    list[fnv1.Capability],
+    [c for c in fnv1.Capability.values() if c != fnv1.CAPABILITY_UNSPECIFIED],
+)
 STATUS = {fnv1.STATUS_CONDITION_TRUE: "True", fnv1.STATUS_CONDITION_FALSE: "False"}
 
 
@@ -428,6 +432,7 @@ def _wait_until_serving(
     """Poll until the server answers a gRPC call; any answer, even UNIMPLEMENTED, will do."""
     deadline = time.monotonic() + limit
     with grpc.insecure_channel(address) as channel:
+        probe: grpc.UnaryUnaryMultiCallable[bytes, bytes]
         probe = channel.unary_unary("/grpc.health.v1.Health/Check")
         while True:
             if proc.poll() is not None:

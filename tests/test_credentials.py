@@ -101,3 +101,20 @@ def test_unusable_kubeconfigs_are_described_without_quoting(raw: bytes, expected
     with pytest.raises(credentials.CredentialError, match=expected) as e:
         credentials.parse_kubeconfig(raw)
     assert f.KUBECONFIG_TOKEN not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "xr_namespace", "allowed"),
+    [
+        pytest.param(None, "team-a", True, id="a namespaced XR that names no namespace: its own"),
+        pytest.param("team-a", "team-a", True, id="a namespaced XR naming its own namespace"),
+        pytest.param("kube-system", "team-a", False, id="a namespaced XR naming another"),
+        pytest.param("kube-system", None, True, id="a cluster-scoped XR may name any"),
+    ],
+)
+def test_namespace_problem(namespace: str | None, xr_namespace: str | None, allowed: bool) -> None:
+    problem = credentials.namespace_problem("spec.x.namespace", namespace, xr_namespace)
+    assert (problem is None) == allowed
+    if problem is not None:
+        assert problem.startswith("spec.x.namespace: ")
+        assert repr(xr_namespace) in problem

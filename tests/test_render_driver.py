@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -92,7 +92,7 @@ def composition(*steps: tuple[str, dict[str, Any] | None]) -> dict[str, Any]:
 def needs_token(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     """Asks for the token Secret every call; composes a ConfigMap from it once it has it."""
     rsp = response.to(req)
-    rsp.context["calls"] = req.context["calls"] + 1 if "calls" in req.context else 1
+    rsp.context["calls"] = cast(float, req.context["calls"]) + 1 if "calls" in req.context else 1
     rsp.requirements.resources["token"].CopyFrom(
         fnv1.ResourceSelector(
             api_version="v1", kind="Secret", match_name="token", namespace="system"

@@ -13,10 +13,11 @@ import base64
 import copy
 import json
 from collections.abc import Iterator
+from typing import cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
-from google.protobuf import json_format  # type: ignore[import-untyped]  # as function/structs.py
+from google.protobuf import json_format, struct_pb2
 
 from tests import factories as f
 from tests import server as fnserver
@@ -48,13 +49,20 @@ def leaks(text: str) -> list[str]:
     return [form for secret in SECRETS for form in forms(secret) if form in text]
 
 
+def _at(struct: struct_pb2.Struct, *keys: str) -> struct_pb2.Struct:
+    """The object at a path of keys in a Struct."""
+    for key in keys:
+        struct = cast(struct_pb2.Struct, struct[key])
+    return struct
+
+
 def outside_argo_data(rsp: fnv1.RunFunctionResponse) -> str:
     """The whole response as JSON, with the Argo CD cluster Secrets' `data` taken out."""
     copied = fnv1.RunFunctionResponse()
     copied.CopyFrom(rsp)
     for name, composed in copied.desired.resources.items():
         if name.startswith("argocd-cluster."):
-            manifest = composed.resource["spec"]["forProvider"]["manifest"]
+            manifest = _at(composed.resource, "spec", "forProvider", "manifest")
             del manifest["data"]
     text: str = json_format.MessageToJson(copied)
     return text

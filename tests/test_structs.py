@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from google.protobuf import struct_pb2  # type: ignore[import-untyped]  # as function/structs.py
+from google.protobuf import struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
