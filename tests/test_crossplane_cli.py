@@ -33,7 +33,7 @@ from hack import render as hack_render
 from tests import environments
 from tests import factories as f
 from tests.crossplane_cli import FUNCTIONS, ROOT, CliRender, CrossplaneCLI, write_yaml
-from tests.schemas import assert_valid, crds_dir
+from tests.schemas import assert_valid, reference_root
 from tests.server import Server
 
 EXAMPLE = ROOT / "example"
@@ -144,7 +144,7 @@ class Renderer:
         """`crossplane beta validate` of every round rendered so far."""
         xr = yaml.safe_load(self.xr.read_text())
         outputs = sorted(self.workdir.glob("rendered-*.yaml"))
-        return self.crossplane.validate([XRDS[_flavour(xr)], crds_dir()], outputs).stdout
+        return self.crossplane.validate([XRDS[_flavour(xr)], reference_root()], outputs).stdout
 
 
 def _example(
@@ -275,7 +275,7 @@ def test_validate_rejects_what_the_schemas_and_cel_rules_forbid(
     team["spec"]["forProvider"]["name"] = 42
     broken = write_yaml(tmp_path / "broken.yaml", [rendered.xr, team])
 
-    proc = crossplane.validate([XRDS["namespaced"], crds_dir()], [broken], check=False)
+    proc = crossplane.validate([XRDS["namespaced"], reference_root()], [broken], check=False)
     assert proc.returncode != 0
     assert "name is required for Cloud spaces" in proc.stdout, proc.stdout
     assert "spec.forProvider.name: Invalid value" in proc.stdout, proc.stdout
