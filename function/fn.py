@@ -15,8 +15,8 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, memory, resolve, status
-from function.compose import compose
+from function import ceilings, credentials, memory, resolve, status
+from function.compose import compose, shards, uses_token
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
 
@@ -148,7 +148,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
             rsp = response.to(req)
-            response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
+            response.fatal(rsp, _invalid(_kind(req), e.problems))
             return rsp, False
 
         observed = Observed(req.observed.resources)
@@ -158,10 +158,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return kept, True
 
         rsp = response.to(req)
-
         token: SecretStr | None = None
         token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
-        if env.uses_token:
+        if uses_token(env, observed):
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
@@ -172,9 +171,21 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         out = compose(env, observed, token, token_problem)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
-        self._memos.keep_composed(xr, req, env, observed, rsp)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
+        too_large = ceilings.over_crossplane_limit(req, rsp, env, shards.sharded(env, observed))
+        if too_large is not None:
+            log.info("response over Crossplane's receive limit", size=rsp.ByteSize())
+            rsp = too_large
+        self._memos.keep_composed(xr, req, env, observed, rsp)
         return rsp, True
+
+
+def _kind(req: fnv1.RunFunctionRequest) -> str:
+    """The XR's kind, as the request names it (UpboundEnvironment when it names none)."""
+    kind = req.observed.composite.resource.fields.get("kind")
+    return (
+        str(kind.string_value) if kind is not None and kind.string_value else "UpboundEnvironment"
+    )
 
 
 def _invalid(what: str, problems: list[str]) -> str:

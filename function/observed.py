@@ -1,18 +1,22 @@
 """A read-only view of the composed resources Crossplane observed, read once per call.
 
-Every public query is a fact: its answer is recorded under the query (method and arguments)
-the first time it is asked. Builders and the status read the observed state only through
-these queries, so the response is a function of the environment, the rest of the request and
-the facts; `confirms(observed, evidence(earlier))` tells whether another request's observed
-state gives the same answers, which is what function/reuse.py needs to answer as before.
+Every public query is a fact: its answer is recorded under the query (method, arguments and
+the view it was asked of) the first time it is asked. Builders and the status read the
+observed state only through these queries, so the response is a function of the
+environment, the rest of the request and the facts; `confirms(observed, evidence(earlier))`
+tells whether another request's observed state gives the same answers, which is what
+function/reuse.py needs to answer as before. A view `without` some resources records into
+the same facts, under the names it leaves out.
 """
+
+from __future__ import annotations
 
 import bisect
 import copy
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from google.protobuf import struct_pb2
@@ -22,9 +26,11 @@ from function import structs
 # Fields of an observed resource that a desired copy of it keeps.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
 
-# A query and its arguments (positional, then keyword), as recorded.
-Query = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]
-# Every query asked of one Observed, with its answer.
+# The names a view leaves out of the observed state (() for the whole of it), sorted.
+Scope = tuple[str, ...]
+# A query: its method, its arguments (positional, then keyword) and the view's scope.
+Query = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], Scope]
+# Every query asked of one observed state and its views, with its answer.
 Facts = dict[Query, Any]
 # Queries whose answer depends only on the body of the resource named by their first argument
 # (not on its connection details, nor on which other resources exist).
@@ -34,18 +40,25 @@ _IMMUTABLE = (bool, str, bytes, int, float, tuple, type(None))
 _UNASKED = object()
 
 C = TypeVar("C")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _view(method: F) -> F:
+    """Mark a method that makes a view, not a query (its views record their own queries)."""
+    method.__dict__["_view"] = True
+    return method
 
 
 def _records_facts(cls: type[C]) -> type[C]:
-    """Make every public method of `cls` a recorded query (see the module docstring).
+    """Make every public method of `cls` but views a recorded query (see the module docstring).
 
     An immutable answer is recorded and handed out again; a mutable one (a dict) is computed
-    afresh for every caller, who may change it, and a deep copy of the first is recorded. An
-    iterator is answered as a tuple.
+    afresh for every caller, who may change it, and a copy of the first is recorded. An
+    iterator is recorded as a tuple and handed out as an iterator over it.
     """
     queries: dict[str, Callable[..., Any]] = {}
     for name, method in list(vars(cls).items()):
-        if name.startswith("_") or not callable(method):
+        if name.startswith("_") or not callable(method) or getattr(method, "_view", False):
             continue
         queries[name] = method
         setattr(cls, name, _recorded(name, method))
@@ -54,20 +67,31 @@ def _records_facts(cls: type[C]) -> type[C]:
 
 
 def _recorded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    """`method`, answering through the instance's facts."""
+    """`method`, answering through the facts."""
 
     @functools.wraps(method)
-    def ask(self: "Observed", *args: Any, **kwargs: Any) -> Any:
-        query: Query = (name, args, tuple(sorted(kwargs.items())) if kwargs else ())
+    def ask(self: Observed, *args: Any, **kwargs: Any) -> Any:
+        keywords = tuple(sorted(kwargs.items())) if kwargs else ()
+        query: Query = (name, args, keywords, self._scope)
         known = self._facts.get(query, _UNASKED)
         if known is not _UNASKED and isinstance(known, _IMMUTABLE):
-            return known
-        answer = _answer(method(self, *args, **kwargs))
+            return iter(known) if name in _ITERATING else known
+        raw = method(self, *args, **kwargs)
+        if isinstance(raw, Iterator):
+            _ITERATING.add(name)
+            answer: Any = tuple(raw)
+            handed: Any = iter(answer)
+        else:
+            answer = handed = raw
         if known is _UNASKED:
             self._facts[query] = answer if isinstance(answer, _IMMUTABLE) else _copy(answer)
-        return answer
+        return handed
 
     return ask
+
+
+# The queries that answer with an iterator (recorded as a tuple).
+_ITERATING: set[str] = set()
 
 
 def _copy(value: Any) -> Any:
@@ -82,8 +106,8 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _answer(value: Any) -> Any:
-    """An answer as recorded and returned: iterators become tuples."""
+def _fresh(value: Any) -> Any:
+    """An answer as recorded: iterators become tuples."""
     return tuple(value) if isinstance(value, Iterator) else value
 
 
@@ -102,13 +126,13 @@ class Evidence:
     others: list[tuple[Query, Any]]
 
 
-def evidence(observed: "Observed") -> Evidence:
-    """The evidence for what `observed` answered so far."""
+def evidence(observed: Observed) -> Evidence:
+    """The evidence for what `observed` and its views answered so far."""
     versions: dict[str, str] = {}
     by_resource: dict[str, list[tuple[Query, Any]]] = {}
     others: list[tuple[Query, Any]] = []
     for query, answer in observed.facts.items():
-        name, args, _ = query
+        name, args = query[0], query[1]
         version = observed._version(args[0]) if name in _BODY_QUERIES and args else ""
         if version:
             versions[args[0]] = version
@@ -118,8 +142,8 @@ def evidence(observed: "Observed") -> Evidence:
     return Evidence(versions, by_resource, others)
 
 
-def confirms(observed: "Observed", kept: Evidence) -> bool:
-    """Whether `observed` answers every query of `kept` as it was answered then.
+def confirms(observed: Observed, kept: Evidence) -> bool:
+    """Whether `observed` (and its views) answer every query of `kept` as they were answered.
 
     A query that fails now was answered then: that is a different answer (composing again
     meets the failure where it is handled).
@@ -135,11 +159,12 @@ def confirms(observed: "Observed", kept: Evidence) -> bool:
         return False
 
 
-def _answers(observed: "Observed", query: Query, answer: Any) -> bool:
-    """Whether `observed` gives `answer` to `query`."""
-    name, args, kwargs = query
-    fresh = Observed._queries[name](observed, *args, **dict(kwargs))
-    return bool(fresh == answer or _answer(fresh) == answer)
+def _answers(observed: Observed, query: Query, answer: Any) -> bool:
+    """Whether `observed`, in the query's view, gives `answer` to `query`."""
+    name, args, kwargs, scope = query
+    view = observed._scoped(scope)
+    fresh = Observed._queries[name](view, *args, **dict(kwargs))
+    return bool(fresh == answer or _fresh(fresh) == answer)
 
 
 @_records_facts
@@ -148,17 +173,48 @@ class Observed:
 
     _queries: dict[str, Callable[..., Any]]
 
-    def __init__(self, resources: Mapping[str, fnv1.Resource]) -> None:
+    def __init__(
+        self,
+        resources: Mapping[str, fnv1.Resource],
+        *,
+        _facts: Facts | None = None,
+        _scope: Scope = (),
+    ) -> None:
         """Wrap the observed composed resources of a RunFunctionRequest."""
         self._resources = resources
-        self._facts: Facts = {}
+        self._facts: Facts = {} if _facts is None else _facts
+        self._scope = _scope
+        self._views: dict[Scope, Observed] = {}
         self._sorted_names: list[str] | None = None
         self._versions: dict[str, str] = {}
 
     @property
     def facts(self) -> Facts:
-        """Every query asked so far, with its answer."""
+        """Every query asked so far, of this observed state and of its views, with its answer."""
         return self._facts
+
+    @_view
+    def without(self, leave_out: Callable[[str], bool]) -> Observed:
+        """A view of the same observed state without the resources `leave_out` names.
+
+        Which names it leaves out follows from the names there are (a recorded fact) and
+        from what the caller computed from the facts before.
+        """
+        names = self.all_names()
+        return self._scoped(tuple(sorted({*self._scope, *(n for n in names if leave_out(n))})))
+
+    def _scoped(self, scope: Scope) -> Observed:
+        """The view of the whole observed state without the names in `scope`."""
+        if scope == self._scope:
+            return self
+        view = self._views.get(scope)
+        if view is None:
+            left_out = set(scope)
+            resources = {n: r for n, r in self._resources.items() if n not in left_out}
+            # A view of a view is still taken of the whole: only ever the root's resources.
+            view = Observed(resources, _facts=self._facts, _scope=scope)
+            self._views[scope] = view
+        return view
 
     def _version(self, name: str) -> str:
         """The resource's metadata.resourceVersion, or "" (also when it does not exist)."""
@@ -187,36 +243,43 @@ class Observed:
 
     def connection_detail(self, name: str, key: str) -> bytes | None:
         """One connection detail of a composed resource, if Crossplane sent it."""
-        observed = self._resources.get(name)
-        if observed is None or key not in observed.connection_details:
+        resources = self._resources
+        if name not in resources or key not in resources[name].connection_details:
             return None
-        return bytes(observed.connection_details[key])
+        return bytes(resources[name].connection_details[key])
 
-    def names(self, kind: str) -> tuple[str, ...]:
+    def all_names(self) -> Iterator[str]:
+        """Every observed composition resource name, sorted."""
+        return iter(self._names())
+
+    def names(self, kind: str) -> Iterator[str]:
         """The observed composition resource names of one kind (`kind.` prefix), sorted."""
-        if self._sorted_names is None:
-            self._sorted_names = sorted(self._resources)
-        names, prefix = self._sorted_names, f"{kind}."
+        names, prefix = self._names(), f"{kind}."
         start = bisect.bisect_left(names, prefix)
         end = bisect.bisect_left(names, f"{kind}/")  # "/" sorts right after "."
-        return tuple(names[start:end])
+        return iter(names[start:end])
+
+    def _names(self) -> list[str]:
+        """Every name, sorted once per call."""
+        if self._sorted_names is None:
+            self._sorted_names = sorted(self._resources)
+        return self._sorted_names
 
     def spec(self, name: str) -> dict[str, Any]:
-        """The observed spec of a composed resource ({} when it does not exist)."""
-        observed = self._resources.get(name)
-        if observed is None or "spec" not in observed.resource:
-            return {}
-        return structs.read(cast(struct_pb2.Struct, observed.resource["spec"]))
+        """The observed spec of a composed resource ({} when absent or not a mapping)."""
+        return self._mapping(name, "spec")
 
     def status(self, name: str) -> dict[str, Any]:
-        """The observed status of a composed resource ({} when it has none)."""
-        observed = self._resources.get(name)
-        if observed is None or "status" not in observed.resource:
+        """The observed status of a composed resource ({} when absent or not a mapping)."""
+        return self._mapping(name, "status")
+
+    def _mapping(self, name: str, key: str) -> dict[str, Any]:
+        """A top-level field of a composed resource that should be a mapping, or {}."""
+        resources = self._resources
+        if name not in resources or key not in resources[name].resource:
             return {}
-        status = observed.resource["status"]
-        if not isinstance(status, struct_pb2.Struct):
-            return {}
-        return structs.read(status)
+        value = resources[name].resource[key]
+        return structs.read(value) if isinstance(value, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""
