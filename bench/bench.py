@@ -53,6 +53,7 @@ import grpc
 from crossplane.function import logging, resource
 
 from bench import environments, modes, report
+from function import ceilings
 from function.fn import FunctionRunner
 from function.reuse import xr_identity
 from tests import server as servers
@@ -62,10 +63,10 @@ RESULTS = ROOT / "bench" / "results"
 METHOD = "/" + fnv1.DESCRIPTOR.services_by_name["FunctionRunnerService"].full_name + "/RunFunction"
 SERVER_CPU, CLIENT_CPU = 0, 1
 MAX_MESSAGE_MB = 64
-# The ceilings a call meets in a cluster: the function's default receive limit (the SDK's
-# --max-recv-message-size, 4 MB) and gRPC's default receive limit on Crossplane's side for
-# the response (Crossplane's function client sets none), both 4 MiB.
-REQUEST_CEILING = RESPONSE_CEILING = 4 << 20
+# The ceilings a call meets in a cluster: the function's default receive limit and gRPC's
+# default receive limit on Crossplane's side for the response (function/ceilings.py).
+REQUEST_CEILING = ceilings.DEFAULT_MAX_RECV_MIB << 20
+RESPONSE_CEILING = ceilings.CROSSPLANE_RECEIVE_LIMIT
 CONCURRENT_CALLERS = 16
 CONCURRENCY_SIZE = 100
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -391,10 +392,39 @@ def machine() -> dict[str, Any]:
     }
 
 
+def refusal(n: int, mode: modes.Mode) -> dict[str, Any] | None:
+    """The mode's row when the function refuses a call of it (over Crossplane's 4 MiB), else None.
+
+    The figures are what the call would carry: its request, and the response the function
+    would compose were there no ceiling.
+    """
+    for req in mode.requests:
+        rsp = FunctionRunner().run(req)
+        if not any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results):
+            continue
+        with environments.uncapped():
+            would_be = FunctionRunner().run(req).ByteSize()
+        return {
+            "control_planes": n,
+            "mode": mode.name,
+            "calls": len(mode.requests),
+            "refused": rsp.results[0].message.split(";")[0],
+            "request_bytes": req.ByteSize(),
+            "response_bytes_uncapped": would_be,
+            "fits_ceilings": False,
+            "ratios": {},
+        }
+    return None
+
+
 def run_mode(
     n: int, mode: modes.Mode, work: Path, args: argparse.Namespace, peers: dict[str, str | None]
 ) -> dict[str, Any]:
     """Every server on one mode of one environment size."""
+    refused = refusal(n, mode)
+    if refused is not None:
+        print(f"  {n:>5} control planes  {mode.name:<9} refused: {refused['refused']}", flush=True)
+        return refused
     responses = {}
     for i, req in enumerate(mode.requests):
         path = work / f"response-{mode.name}-{n}-{i}.bin"

@@ -11,14 +11,17 @@ and the Upbound token Secret as a required resource.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import random
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
+from function import ceilings
 from function.api.types import MAX_GROUPS, MAX_IAM_ENTRIES
 from function.credentials import KUBECONFIG_KEY, TOKEN_REQUIREMENT
 from function.fn import FunctionRunner
@@ -88,8 +91,18 @@ def spec(control_planes: int, space: Space = "Cloud") -> dict[str, Any]:
     }
 
 
-def xr(control_planes: int, space: Space = "Cloud") -> dict[str, Any]:
-    """The observed XR, with the fields Crossplane and the API server add."""
+def xr(control_planes: int, space: Space = "Cloud", sharding: str | None = None) -> dict[str, Any]:
+    """The observed XR, with the fields Crossplane and the API server add.
+
+    `sharding` sets spec.sharding (Enabled, Disabled); None leaves the default (Auto).
+    """
+    body = _xr(control_planes, space)
+    if sharding is not None:
+        body["spec"]["sharding"] = sharding
+    return body
+
+
+def _xr(control_planes: int, space: Space) -> dict[str, Any]:
     return {
         "apiVersion": "platform.upbound.io/v1alpha1",
         "kind": "UpboundEnvironment",
@@ -238,7 +251,27 @@ def steady_request(
 
 
 def steady_request_of(xr_: dict[str, Any], *, not_ready: int = 0) -> fnv1.RunFunctionRequest:
-    """The request for an XR (this function's, of any kind) whose composed resources are ready."""
+    """The request for an XR (this function's, of any kind) whose composed resources are ready.
+
+    Built past the function's response ceiling (function/ceilings.py): the request that an
+    XR too large for one call would bring, had Crossplane accepted the responses before it.
+    """
+    with uncapped():
+        return _steady_request_of(xr_, not_ready=not_ready)
+
+
+@contextlib.contextmanager
+def uncapped() -> Iterator[None]:
+    """No response ceiling in this process meanwhile."""
+    original = ceilings.over_crossplane_limit
+    ceilings.over_crossplane_limit = lambda *_: None
+    try:
+        yield
+    finally:
+        ceilings.over_crossplane_limit = original
+
+
+def _steady_request_of(xr_: dict[str, Any], *, not_ready: int) -> fnv1.RunFunctionRequest:
     runner = FunctionRunner()
     observed: dict[str, fnv1.Resource] = {}
     # Each pass composes what the previous pass made ready: groups, control planes, clusters.

@@ -25,16 +25,20 @@ ServicerContext = grpc.aio.ServicerContext[fnv1.RunFunctionRequest, fnv1.RunFunc
 class FloorRunner(grpcv1.FunctionRunnerServiceServicer):
     """Answers with the prebuilt response (of the request's XR), tagged like the request."""
 
+    first: fnv1.RunFunctionResponse
+
     def __init__(self, prebuilt: dict[tuple[str, str], fnv1.RunFunctionResponse]) -> None:
         """Keep the responses to send, by XR namespace and name."""
         self.prebuilt = prebuilt
-        self.only = next(iter(prebuilt.values())) if len(prebuilt) == 1 else None
+        self.first = next(iter(prebuilt.values()))
+        self.only = self.first if len(prebuilt) == 1 else None
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Return the prebuilt response with the request's tag."""
-        rsp = self.only or self.prebuilt[xr_identity(req.observed.composite.resource)]
+        rsp = self.only or self.prebuilt.get(xr_identity(req.observed.composite.resource))
+        rsp = rsp or self.first  # an XR it has no response for: a probe
         rsp.meta.tag = req.meta.tag
         return rsp
 

@@ -49,8 +49,9 @@ class Mode:
 
 
 def single(control_planes: int) -> Mode:
-    """The environment as one XR: one call."""
-    return Mode(SINGLE, [environments.steady_request(control_planes)])
+    """The environment as one XR (spec.sharding Disabled): one call."""
+    xr_ = environments.xr(control_planes, sharding="Disabled")
+    return Mode(SINGLE, [environments.steady_request_of(xr_)])
 
 
 def child_xrs(rsp: fnv1.RunFunctionResponse) -> list[dict[str, Any]]:
@@ -64,15 +65,31 @@ def child_xrs(rsp: fnv1.RunFunctionResponse) -> list[dict[str, Any]]:
 
 
 def sharded(control_planes: int) -> Mode | None:
-    """The environment sharded: the parent's call and each child's, or None if not sharded."""
-    parent = environments.steady_request(control_planes)
+    """The environment sharded (spec.sharding Enabled): the parent's call and each child's.
+
+    None if the function composes no child XRs (a version without sharding). The parent's
+    request observes each child with the status the child's own call wrote.
+    """
+    parent_xr = environments.xr(control_planes, sharding="Enabled")
+    parent = environments.steady_request_of(parent_xr)
     children = child_xrs(FunctionRunner().run(parent))
     if not children:
         return None
-    requests = [parent]
+    requests = []
+    statuses: dict[str, dict[str, Any]] = {}
     for index, child in enumerate(children):
-        requests.append(environments.steady_request_of(as_observed_xr(child, index)))
-    return Mode(SHARDED, requests)
+        req = environments.steady_request_of(as_observed_xr(child, index))
+        requests.append(req)
+        status = resource.struct_to_dict(FunctionRunner().run(req).desired.composite.resource)
+        statuses[child["metadata"]["name"]] = status.get("status", {})
+    for composed in parent.observed.resources.values():
+        body = resource.struct_to_dict(composed.resource)
+        written = statuses.get(body.get("metadata", {}).get("name", ""))
+        if written is not None and str(body.get("apiVersion", "")).startswith(XR_GROUP):
+            body["status"] = {**written, **body.get("status", {})}
+            composed.resource.Clear()
+            composed.resource.update(body)
+    return Mode(SHARDED, [environments.tagged(parent), *requests])
 
 
 def as_observed_xr(child: dict[str, Any], index: int) -> dict[str, Any]:

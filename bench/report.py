@@ -28,6 +28,13 @@ def calls_table(result: dict[str, Any]) -> str:
         "|---:|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|",
     ]
     for row in result["sizes"]:
+        if "refused" in row:
+            lines.append(
+                f"| {row['control_planes']} | {row['mode']} | {row['calls']} | (refused: "
+                f"{row['refused']}) | | | | | {row['request_bytes'] / MIB:.2f} "
+                f"| {row['response_bytes_uncapped'] / MIB:.2f} (uncapped) | no | |"
+            )
+            continue
         for name in (*SERVERS, *_peers(row)):
             f = row[name]
             others = (
@@ -47,7 +54,7 @@ def calls_table(result: dict[str, Any]) -> str:
 
 def ratio_table(result: dict[str, Any]) -> str:
     """p50 ratios of one run: ours against the floor and each peer."""
-    rows = result["sizes"]
+    rows = [r for r in result["sizes"] if r["ratios"]]
     refs = ["floor", *sorted({p for r in rows for p in _peers(r)}, reverse=True)]
     header = "| ratio | " + " | ".join(f"{r['control_planes']} {r['mode']}" for r in rows)
     lines = [header + " |", "|---|" + "---:|" * len(rows)]
@@ -148,14 +155,18 @@ resource; requests tagged by content as Crossplane tags them). For each N and mo
 each server as its own process, pinned to CPU 0 while the client runs on CPU 1, and sends
 every call of the mode, one at a time, over gRPC on localhost:
 
-- **single-XR**: the whole environment is one XR, one call. Where its request passes the
-  function's default receive limit (4 MiB, the SDK's `--max-recv-message-size`) or its
-  response passes the 4 MiB that Crossplane's function client accepts (it sets no receive
-  limit, so gRPC's default applies), "fits 4 MiB" says no: Crossplane could not make that
-  call. The bench raises the limits to measure it anyway.
-- **sharded**: the parent XR's call plus one call per child XR; measured whenever the function
-  composes child XRs of its own API group (bench/modes.py builds their requests as Crossplane
-  would). "p50/p99" is the parent's call, "other calls" the children's.
+- **single-XR** (`spec.sharding: Disabled`): the whole environment is one XR, one call.
+  Where its response would pass the 4 MiB that Crossplane's function client accepts (it sets
+  no receive limit, so gRPC's default applies), the function answers with one Fatal result
+  instead (function/ceilings.py): the row says "refused" and gives the request's size and the
+  size the response would have had. "fits 4 MiB" also checks the request against the
+  function's default receive limit (32 MiB).
+- **sharded** (`spec.sharding: Enabled`): the parent XR's call plus one call per
+  ControlPlaneGroup XR (one per group); measured whenever the function composes child XRs of
+  its own API group (bench/modes.py builds their requests as Crossplane would, and the
+  parent's request observes each child with the status the child's call wrote). "p50/p99"
+  is the parent's call, "other calls" the children's; "CPU ms to reconcile all" is the
+  parent's call plus every child's.
 
 Servers, each sent the same bytes:
 

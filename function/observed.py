@@ -75,7 +75,7 @@ def _recorded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         query: Query = (name, args, keywords, self._scope)
         known = self._facts.get(query, _UNASKED)
         if known is not _UNASKED and isinstance(known, _IMMUTABLE):
-            return iter(known) if name in _ITERATING else known
+            return iter(known) if isinstance(known, tuple) and name in _ITERATING else known
         raw = method(self, *args, **kwargs)
         if isinstance(raw, Iterator):
             _ITERATING.add(name)

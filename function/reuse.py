@@ -30,8 +30,11 @@ from function import resolve, structs
 from function.compose.common import Desired
 from function.observed import Evidence, Observed, confirms, evidence
 
-# XRs whose last response is kept for when their request comes again unchanged.
-RESPONSES_KEPT = 16
+# XRs whose last response is kept for when their request comes again (ControlPlaneGroups too).
+RESPONSES_KEPT = 1024
+# What the kept responses, and the serialized resources kept beside them, may weigh (bytes
+# each): a sharded environment of 2,000 control planes is 101 XRs of about 0.6 MiB in all.
+BYTES_KEPT = 64 << 20
 # Parsed specs kept: a readiness change leaves the spec as it was.
 ENVIRONMENTS_KEPT = 16
 
@@ -50,26 +53,36 @@ _VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 
 
 class Lru(Generic[K, V]):
-    """Keeps the `size` most recently used values."""
+    """Keeps the most recently used values: at most `size` of them, weighing at most `budget`."""
 
-    def __init__(self, size: int) -> None:
-        """An empty memo that holds at most `size` values."""
+    def __init__(self, size: int, budget: int | None = None) -> None:
+        """An empty memo that holds at most `size` values and `budget` of their weight."""
         self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self._budget = budget
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._weight = 0
 
     def get(self, key: K) -> V | None:
         """The value for `key`, or None."""
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        """Remember `value`, forgetting the least recently used value when full."""
-        self._items[key] = value
+        item = self._items.get(key)
+        if item is None:
+            return None
         self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        return item[0]
+
+    def put(self, key: K, value: V, weight: int = 1) -> None:
+        """Remember `value`, forgetting the least recently used values past size or budget."""
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._weight -= old[1]
+        self._items[key] = (value, weight)
+        self._weight += weight
+        budget = self._budget
+        while len(self._items) > self._size or (
+            budget is not None and self._weight > budget and len(self._items) > 1
+        ):
+            _, (_, dropped) = self._items.popitem(last=False)
+            self._weight -= dropped
 
     def __len__(self) -> int:
         """How many values are kept."""
@@ -84,6 +97,7 @@ class _Composed:
     rest: _RestOfRequest
     evidence: Evidence
     response: fnv1.RunFunctionResponse
+    size: int  # the response's, serialized
 
 
 class Memos:
@@ -91,10 +105,11 @@ class Memos:
 
     def __init__(self) -> None:
         """Empty memos."""
-        self._responses: Lru[Xr, tuple[str, fnv1.RunFunctionResponse]] = Lru(RESPONSES_KEPT)
+        kept = (RESPONSES_KEPT, BYTES_KEPT)
+        self._responses: Lru[Xr, tuple[str, fnv1.RunFunctionResponse]] = Lru(*kept)
         self._environments: Lru[_EnvironmentKey, resolve.Environment] = Lru(ENVIRONMENTS_KEPT)
-        self._written: Lru[Xr, dict[str, _Written]] = Lru(RESPONSES_KEPT)
-        self._composed: Lru[Xr, _Composed] = Lru(RESPONSES_KEPT)
+        self._written: Lru[Xr, dict[str, _Written]] = Lru(*kept)
+        self._composed: Lru[Xr, _Composed] = Lru(*kept)
 
     def response(self, xr: Xr, tag: str) -> fnv1.RunFunctionResponse | None:
         """The response kept for the XR's request with this tag, or None (always when untagged).
@@ -109,7 +124,9 @@ class Memos:
     def keep_response(self, xr: Xr, tag: str, rsp: fnv1.RunFunctionResponse) -> None:
         """Keep the response to the XR's request with this tag (nothing when untagged)."""
         if tag:
-            self._responses.put(xr, (tag, rsp))
+            composed = self._composed.get(xr)
+            size = composed.size if composed is not None and composed.response is rsp else None
+            self._responses.put(xr, (tag, rsp), rsp.ByteSize() if size is None else size)
 
     def composed_before(
         self,
@@ -146,7 +163,9 @@ class Memos:
         rsp: fnv1.RunFunctionResponse,
     ) -> None:
         """Keep a composed response with what it was composed from (see `composed_before`)."""
-        self._composed.put(xr, _Composed(env, _rest_of(req), evidence(observed), rsp))
+        size = rsp.ByteSize()
+        composed = _Composed(env, _rest_of(req), evidence(observed), rsp, size)
+        self._composed.put(xr, composed, size)
 
     def environment(self, req: fnv1.RunFunctionRequest) -> resolve.Environment:
         """The parsed spec; parsed again only when the XR (but its status) or the input change.
@@ -195,7 +214,7 @@ class Memos:
             reused.append(chunk)
             written[item.name] = (item.resource, item.ready, chunk)
         rsp.desired.MergeFromString(b"".join(reused))
-        self._written.put(xr, written)
+        self._written.put(xr, written, sum(len(w[2]) for w in written.values()))
 
 
 def xr_identity(xr: Any) -> Xr:

@@ -67,9 +67,17 @@ def test_steady_calls_repeat_the_request(steady: fnv1.RunFunctionRequest) -> Non
     assert calls == {steady.SerializeToString()}
 
 
-def test_a_function_that_composes_no_child_xrs_has_no_sharded_mode() -> None:
-    assert modes.sharded(SIZE) is None
-    assert modes.single(SIZE).name == modes.SINGLE
+def test_the_sharded_mode_is_the_parent_and_a_child_per_group() -> None:
+    mode = modes.sharded(20)
+    assert mode is not None and mode.name == modes.SHARDED
+    kinds = [r.observed.composite.resource["kind"] for r in mode.requests]
+    assert kinds == ["UpboundEnvironment", "ControlPlaneGroup", "ControlPlaneGroup"]
+    for req in mode.requests:  # every call composes, none waits
+        rsp = FunctionRunner().run(req)
+        assert not [r.message for r in rsp.results if r.severity != fnv1.SEVERITY_NORMAL]
+        assert rsp.desired.composite.ready != fnv1.READY_FALSE
+    single = modes.single(20)
+    assert [r.observed.composite.resource["kind"] for r in single.requests] == [kinds[0]]
 
 
 def test_child_xrs_are_the_desired_composites_of_the_functions_api_group() -> None:

@@ -1,6 +1,7 @@
 """What the runner reuses between calls never changes what it answers."""
 
 import asyncio
+import hashlib
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -11,6 +12,7 @@ from function.fn import FunctionRunner
 from function.observed import Observed, confirms, evidence
 from function.reuse import RESPONSES_KEPT, Lru
 from tests import factories as f
+from tests.world import World
 
 
 def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
@@ -78,6 +80,18 @@ def test_the_memo_keeps_the_most_recently_used() -> None:
     memo.put("c", 3)
     assert (memo.get("a"), memo.get("b"), memo.get("c"), len(memo)) == (1, None, 3, 2)
     assert RESPONSES_KEPT >= 1
+
+
+def test_the_memo_keeps_no_more_than_its_budget_but_always_the_latest() -> None:
+    memo: Lru[str, int] = Lru(10, budget=100)
+    memo.put("a", 1, weight=60)
+    memo.put("b", 2, weight=30)
+    memo.put("a", 3, weight=50)  # replaced: its old weight no longer counts
+    assert (memo.get("a"), memo.get("b"), len(memo)) == (3, 2, 2)
+    memo.put("c", 4, weight=40)  # 120 > 100: the least recently used ("a") goes
+    assert (memo.get("a"), memo.get("b"), memo.get("c")) == (None, 2, 4)
+    memo.put("huge", 5, weight=1000)  # over the budget alone, kept alone
+    assert (memo.get("huge"), len(memo)) == (5, 1)
 
 
 def test_reused_structs_replace_keys_as_struct_update_does() -> None:
@@ -162,20 +176,66 @@ def test_a_resource_that_goes_away_composes_again() -> None:
 
 
 def test_every_query_of_the_observed_state_is_a_recorded_fact() -> None:
-    queries = {n for n, v in vars(Observed).items() if not n.startswith("_") and callable(v)}
-    assert queries == set(Observed._queries)
+    public = {n for n, v in vars(Observed).items() if not n.startswith("_") and callable(v)}
+    assert public - {"without"} == set(Observed._queries)  # a view is not a query
     _, observed = settled()
     view = Observed(observed)
     name = next(n for n in observed if n.startswith("group."))
     copy_ = view.as_desired(name)
     copy_["metadata"]["annotations"] = {"changed": "by a builder"}
     assert view.as_desired(name) != copy_  # each caller gets its own
-    assert view.names("group") == tuple(sorted(n for n in observed if n.startswith("group.")))
+    groups = sorted(n for n in observed if n.startswith("group."))
+    assert list(view.names("group")) == groups
+    assert list(view.names("group")) == groups  # an iterator again, from the recorded answer
     assert view.ready(name)
+    without_first = view.without(lambda n: n == groups[0])
+    assert not without_first.exists(groups[0])
     assert set(view.facts) == {
-        ("as_desired", (name,), ()),
-        ("names", ("group",), ()),
-        ("ready", (name,), ()),
+        ("as_desired", (name,), (), ()),
+        ("names", ("group",), (), ()),
+        ("ready", (name,), (), ()),
+        ("all_names", (), (), ()),
+        ("exists", (groups[0],), (), (groups[0],)),
     }
     assert confirms(Observed(observed), evidence(view))
     assert not confirms(Observed({}), evidence(view))
+
+
+def with_versions(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """The request with a resourceVersion on every observed resource, as the API server sets
+    it: the same for the same content, another for any other."""
+    for composed in req.observed.resources.values():
+        content = composed.SerializeToString(deterministic=True)
+        version = hashlib.sha256(content).hexdigest()[:12]
+        metadata = composed.resource.fields["metadata"].struct_value
+        metadata.fields["resourceVersion"].string_value = version
+    return req
+
+
+@pytest.mark.parametrize("versions", [False, True], ids=["unversioned", "versioned"])
+def test_one_runner_answers_a_move_to_and_from_groups_as_a_fresh_one_does(versions: bool) -> None:
+    """Every call of a move (unsharded -> sharded -> unsharded, views of the observed state
+    without the moving groups) answered by one long-lived runner, as a fresh one answers it."""
+    runner = FunctionRunner()
+    calls = 0
+    answered: list[int] = []  # ids of the answers: a kept one comes again
+
+    def call(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        nonlocal calls
+        req = with_versions(req) if versions else req
+        req.meta.tag = f"call-{calls}"
+        calls += 1
+        answer = asyncio.run(runner.RunFunction(req, None))
+        assert answer == f.run(req)
+        answered.append(id(answer))
+        return answer
+
+    spec = f.spec()
+    world = World(f.xr({**spec, "sharding": "Disabled"}), call=call)
+    world.converge()
+    for sharding in ("Enabled", "Disabled"):
+        world.edit({**spec, "sharding": sharding})
+        world.converge()
+        world.round()  # settled: every XR's call again, now answered as before
+    assert world.deleted == [] and world.conflicts == []
+    assert len(set(answered)) < len(answered), "some calls were answered as before"
