@@ -9,7 +9,7 @@ with tests/server.py), pinned to CPU 0 while this client runs on CPU 1, and send
 of the mode over and over:
 
 - ours: `python -m function.main`, the same request again (steady: as at every TTL);
-- ours_changed: every call a new tag and one observed resource's status moved on;
+- ours_changed: every call a new tag and one observed managed resource's status moved on;
 - ours_recomposed: every call a new tag and one observed resource's readiness flipped, so the
   function composes from scratch;
 - floor: `python -m bench.floor`, a minimal SDK function answering with a prebuilt copy of

@@ -10,9 +10,11 @@ A mode is the list of steady-state requests that reconcile a whole environment o
   function composes no child XRs (no sharding), so the benchmark measures it when it can.
 
 Each call is sent in three variants: `steady` (the same request again, as at every TTL),
-`changed` (a new tag, and one observed resource's status moved on: a new resourceVersion and
-atProvider, its readiness the same) and `recomposed` (a new tag, and one observed resource's
-Ready condition flips, so the function composes from scratch).
+`changed` (a new tag, and one observed managed resource's status moved on, as its provider
+writes it: a new resourceVersion and atProvider, its readiness the same; a child XR's status
+is what the child's call wrote, so it changes only with what the parent rolls up) and
+`recomposed` (a new tag, and one observed resource's Ready condition flips, so the function
+composes from scratch).
 """
 
 from __future__ import annotations
@@ -114,12 +116,21 @@ def variants(request: fnv1.RunFunctionRequest, kind: str) -> Iterator[bytes]:
     names = sorted(request.observed.resources)
     if kind == "recomposed":  # flip a control plane's readiness if there is one
         names = [n for n in names if n.startswith("controlplane.")] or names
+    else:  # a provider's status update: a managed resource's, not a child XR's
+        names = [n for n in names if not _is_child_xr(request.observed.resources[n])] or names
     patches = [_patch(request, names[i * len(names) // VARIANTS], kind) for i in range(VARIANTS)]
     call = 0
     while True:
         tag = environments.retagged(f"{kind}-{call}")
         yield payload + patches[call % len(patches)] + tag
         call += 1
+
+
+def _is_child_xr(observed: fnv1.Resource) -> bool:
+    """Whether an observed resource is a composite resource of this function's API group."""
+    fields = observed.resource.fields
+    api_version = fields["apiVersion"].string_value if "apiVersion" in fields else ""
+    return bool(api_version.split("/")[0] == XR_GROUP)
 
 
 def _patch(request: fnv1.RunFunctionRequest, name: str, kind: str) -> bytes:

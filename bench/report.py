@@ -172,8 +172,10 @@ Servers, each sent the same bytes:
 
 - **ours**: the function, the same request again (steady state: Crossplane resends it at every
   TTL);
-- **ours_changed**: every call a new tag and one observed resource's status moved on (new
-  resourceVersion and atProvider, same readiness): what a provider's status update costs;
+- **ours_changed**: every call a new tag and one observed managed resource's status moved on
+  (new resourceVersion and atProvider, same readiness): what a provider's status update
+  costs (a child XR's status is what its own call wrote: it changes only with what the
+  parent rolls up, which the parent then composes again);
 - **ours_recomposed**: every call a new tag and one observed resource's Ready condition flipped:
   the function composes everything from scratch;
 - **floor**: `bench/floor.py`, a minimal SDK function answering with a prebuilt copy of our
