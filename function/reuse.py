@@ -35,8 +35,9 @@ RESPONSES_KEPT = 1024
 # What the kept responses, and the serialized resources kept beside them, may weigh (bytes
 # each): a sharded environment of 2,000 control planes is 101 XRs of about 0.6 MiB in all.
 BYTES_KEPT = 64 << 20
-# Parsed specs kept: a readiness change leaves the spec as it was.
-ENVIRONMENTS_KEPT = 16
+# Parsed specs kept (within BYTES_KEPT of what they were parsed from): a readiness change
+# leaves the spec as it was, and a sharded environment's XRs each have one.
+ENVIRONMENTS_KEPT = RESPONSES_KEPT
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -107,7 +108,9 @@ class Memos:
         """Empty memos."""
         kept = (RESPONSES_KEPT, BYTES_KEPT)
         self._responses: Lru[Xr, tuple[str, fnv1.RunFunctionResponse]] = Lru(*kept)
-        self._environments: Lru[_EnvironmentKey, resolve.Environment] = Lru(ENVIRONMENTS_KEPT)
+        self._environments: Lru[_EnvironmentKey, resolve.Environment] = Lru(
+            ENVIRONMENTS_KEPT, BYTES_KEPT
+        )
         self._written: Lru[Xr, dict[str, _Written]] = Lru(*kept)
         self._composed: Lru[Xr, _Composed] = Lru(*kept)
 
@@ -179,7 +182,7 @@ class Memos:
             function_input = resource.struct_to_dict(req.input) if req.HasField("input") else None
             xr = req.observed.composite.resource
             env = resolve.parse(resource.struct_to_dict(xr), function_input)
-            self._environments.put(key, env)
+            self._environments.put(key, env, _size(key))
         return env
 
     def write_desired(self, rsp: fnv1.RunFunctionResponse, desired: list[Desired], xr: Xr) -> None:
@@ -251,6 +254,17 @@ def _environment_key(req: fnv1.RunFunctionRequest) -> _EnvironmentKey:
             parts.append((name, _serialized(value)))
     parts.append(("input", _serialized(function_input)))
     return tuple(parts)
+
+
+def _size(key: _EnvironmentKey) -> int:
+    """About what a parsed spec weighs: the bytes of what it was parsed from."""
+    size = 0
+    for _, value in key:
+        if isinstance(value, bytes):
+            size += len(value)
+        elif isinstance(value, tuple):
+            size += sum(len(part) for _, part in value if isinstance(part, bytes))
+    return size
 
 
 def _rest_of(req: fnv1.RunFunctionRequest) -> _RestOfRequest:
