@@ -152,15 +152,20 @@ def _peer_context() -> dict[str, Any]:
     return {"_pythonic": {PEER_STEP: {"iteration": 1, "requireds": {TOKEN_REQUIREMENT: required}}}}
 
 
+def stored(desired: dict[str, Any], *, uid: str, version: int) -> dict[str, Any]:
+    """A copy of a desired body with the metadata the API server adds when it stores it."""
+    body = copy.deepcopy(desired)
+    body.setdefault("metadata", {}).update(
+        uid=uid, generation=1, resourceVersion=str(version), creationTimestamp=_TIMESTAMP
+    )
+    return body
+
+
 def _as_observed(name: str, desired: dict[str, Any], *, ready: bool, index: int) -> dict[str, Any]:
     """A desired resource as the API server returns it once its provider has synced it."""
-    body = copy.deepcopy(desired)
-    metadata = body.setdefault("metadata", {})
+    body = stored(desired, uid=f"00000000-0000-4000-8000-{index:012d}", version=10_000 + index)
+    metadata = body["metadata"]
     metadata.update(
-        uid=f"00000000-0000-4000-8000-{index:012d}",
-        generation=1,
-        resourceVersion=str(10_000 + index),
-        creationTimestamp=_TIMESTAMP,
         labels={**metadata.get("labels", {}), "crossplane.io/composite": XR_NAME},
         annotations={
             **metadata.get("annotations", {}),

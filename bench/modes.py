@@ -19,7 +19,6 @@ composes from scratch).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -96,15 +95,8 @@ def sharded(control_planes: int) -> Mode | None:
 
 def as_observed_xr(child: dict[str, Any], index: int) -> dict[str, Any]:
     """A desired child XR as Crossplane sends it to the child's own call."""
-    body = copy.deepcopy(child)
-    metadata = body.setdefault("metadata", {})
-    metadata.update(
-        uid=f"6f1c7e9a-0000-4000-8000-{index + 2:012d}",
-        generation=1,
-        resourceVersion=str(20_000 + index),
-        creationTimestamp="2026-01-01T00:00:00Z",
-    )
-    return body
+    uid = f"6f1c7e9a-0000-4000-8000-{index + 2:012d}"
+    return environments.stored(child, uid=uid, version=20_000 + index)
 
 
 def variants(request: fnv1.RunFunctionRequest, kind: str) -> Iterator[bytes]:
