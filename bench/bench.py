@@ -31,10 +31,8 @@ idle RSS, and calls per second with 16 concurrent callers for 1 and 2 `--workers
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime
-import itertools
 import json
 import os
 import platform
@@ -42,17 +40,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
-import grpc
-from crossplane.function import logging, resource
+from crossplane.function import logging
 
 from bench import environments, modes, report
+from bench.calls import Program, cold_start, concurrency, measure, pinned, server_flags
+from bench.compare import CompositionMismatch, check_answers
 from function import ceilings
 from function.fn import FunctionRunner
 from function.reuse import xr_identity
@@ -60,28 +57,18 @@ from tests import server as servers
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-METHOD = "/" + fnv1.DESCRIPTOR.services_by_name["FunctionRunnerService"].full_name + "/RunFunction"
 SERVER_CPU, CLIENT_CPU = 0, 1
-MAX_MESSAGE_MB = 64
 # The ceilings a call meets in a cluster: the function's default receive limit and gRPC's
 # default receive limit on Crossplane's side for the response (function/ceilings.py).
 REQUEST_CEILING = ceilings.DEFAULT_MAX_RECV_MIB << 20
 RESPONSE_CEILING = ceilings.CROSSPLANE_RECEIVE_LIMIT
-CONCURRENT_CALLERS = 16
 CONCURRENCY_SIZE = 100
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # glibc gives multi-MB buffers back to the kernel after every call in a process whose heap
 # has not grown yet (the floor's), and maps them again on the next: that costs the floor
 # more than gRPC and protobuf do. Every server runs with these fixed thresholds instead.
 FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
 # What each of our servers is sent (bench/modes.py).
 OURS = {"ours": "steady", "ours_changed": "changed", "ours_recomposed": "recomposed"}
-
-Program = Sequence[str]
-
-
-class CompositionMismatch(SystemExit):
-    """A server composed something else than this function does for the same request."""
 
 
 def ours() -> Program:
@@ -127,250 +114,6 @@ def peer_unavailable(version: str) -> str | None:
     if probe.returncode:
         return "crossplane-function-pythonic does not import: " + probe.stderr.decode()[-300:]
     return None
-
-
-def pinned(program: Program, cpu: int) -> Program:
-    """Run `program` on one CPU (taskset), so that its calls per second are one core's."""
-    return ("taskset", "-c", str(cpu), *program)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def status_kib(pid: int, field: str) -> int:
-    """A memory figure (VmRSS, VmHWM) of a process, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def raw_call(channel: grpc.Channel) -> Callable[..., bytes]:
-    """RunFunction with serialized messages in and out: the client costs next to nothing."""
-    return channel.unary_unary(METHOD)
-
-
-def channel_options(*, own_connection: bool = False) -> list[tuple[str, int]]:
-    """Client channel options: large messages; optionally a TCP connection of its own."""
-    options = [
-        ("grpc.max_receive_message_length", MAX_MESSAGE_MB << 20),
-        ("grpc.max_send_message_length", MAX_MESSAGE_MB << 20),
-    ]
-    if own_connection:  # Otherwise channels to one address share a connection.
-        options.append(("grpc.use_local_subchannel_pool", 1))
-    return options
-
-
-def server_flags(*, large: bool = False) -> list[str]:
-    """Flags that our servers and the floor take; `large` raises the message limits."""
-    return ["--insecure"] + (["--max-recv-message-size", str(MAX_MESSAGE_MB)] if large else [])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th quantile (0..1) of sorted values, nearest rank below."""
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-@dataclass
-class _Target:
-    """One server under measurement: its calls and what they measured so far."""
-
-    server: servers.Server
-    call: Callable[..., bytes]
-    calls: list[Iterator[bytes]]
-    latencies: list[list[float]] = field(default_factory=list)
-    last: list[tuple[bytes, bytes]] = field(default_factory=list)
-    cpu: float = 0.0
-
-
-def measure(
-    targets: dict[str, tuple[servers.Server, list[Iterator[bytes]]]],
-    seconds: float,
-    min_passes: int,
-) -> dict[str, dict[str, Any]]:
-    """Passes over every call of a mode, server after server, one call at a time.
-
-    Each pass sends every call to each server in turn, so that whatever else the machine
-    does weighs on every server alike; it goes on for `seconds` (at least `min_passes`).
-    Returns per server: latency per call (the top XR's and the others'), CPU per pass
-    (reconciling the whole environment once), the largest request and response, peak RSS,
-    and the last request and answer of each call.
-    """
-    with contextlib.ExitStack() as stack:
-        state: dict[str, _Target] = {}
-        for name, (server, calls) in targets.items():
-            channel = stack.enter_context(
-                grpc.insecure_channel(server.address, options=channel_options())
-            )
-            state[name] = _Target(server, raw_call(channel), calls)
-        for t in state.values():  # Warm up: connection, imports, memos.
-            for variants in t.calls:
-                for body in itertools.islice(variants, 2):
-                    t.call(body, timeout=600)
-            t.latencies = [[] for _ in t.calls]
-            t.last = [(b"", b"")] * len(t.calls)
-            t.cpu = -cpu_seconds(t.server.proc.pid)
-        passes = 0
-        started = time.perf_counter()
-        while passes < min_passes or time.perf_counter() - started < seconds:
-            for t in state.values():
-                for i, variants in enumerate(t.calls):
-                    body = next(variants)
-                    began = time.perf_counter()
-                    answer = t.call(body, timeout=600)
-                    t.latencies[i].append(time.perf_counter() - began)
-                    t.last[i] = (body, answer)
-            passes += 1
-        for t in state.values():
-            t.cpu += cpu_seconds(t.server.proc.pid)
-    return {name: _figures(t, passes) for name, t in state.items()}
-
-
-def _figures(t: _Target, passes: int) -> dict[str, Any]:
-    """What one server measured."""
-    top = sorted(t.latencies[0])
-    others = sorted(x for per_call in t.latencies[1:] for x in per_call)
-    return {
-        "passes": passes,
-        "calls_per_pass": len(t.calls),
-        "p50_ms": 1000 * statistics.median(top),
-        "p99_ms": 1000 * percentile(top, 0.99),
-        "others_p50_ms": 1000 * statistics.median(others) if others else None,
-        "others_p99_ms": 1000 * percentile(others, 0.99) if others else None,
-        "cpu_ms_per_pass": 1000 * t.cpu / passes,
-        "request_bytes": max(len(body) for body, _ in t.last),
-        "response_bytes": max(len(answer) for _, answer in t.last),
-        "peak_rss_mib": status_kib(t.server.proc.pid, "VmHWM") / 1024,
-        "last": t.last,
-    }
-
-
-def cold_start(program: Program, log_dir: Path, payload: bytes) -> dict[str, float]:
-    """Seconds from process start to the first answered call, and RSS once idle after it."""
-    started = time.perf_counter()
-    server = servers.start(log_dir, *server_flags(), wait=False, program=program)
-    try:
-        with grpc.insecure_channel(server.address, options=channel_options()) as channel:
-            call = raw_call(channel)
-            while True:
-                if server.proc.poll() is not None:
-                    raise RuntimeError(f"server exited:\n{server.logs()}")
-                try:
-                    call(payload, timeout=5)
-                    break
-                except grpc.RpcError:
-                    time.sleep(0.005)
-            seconds = time.perf_counter() - started
-        time.sleep(0.5)
-        return {"seconds": seconds, "idle_rss_mib": status_kib(server.proc.pid, "VmRSS") / 1024}
-    finally:
-        servers.stop(server)
-
-
-async def _callers(address: str, payloads: list[bytes], seconds: float) -> int:
-    """Calls completed by CONCURRENT_CALLERS callers, each on its own connection.
-
-    Caller k sends payloads k, k + 16, ...: every XR of the environment is called.
-    """
-    deadline = time.perf_counter() + seconds
-    done = 0
-
-    async def caller(k: int) -> None:
-        nonlocal done
-        options = channel_options(own_connection=True)
-        mine = payloads[k % len(payloads) :: CONCURRENT_CALLERS] or payloads[:1]
-        async with grpc.aio.insecure_channel(address, options=options) as channel:
-            call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
-            await call(mine[0], timeout=600)  # connect before the clock counts
-            for i in itertools.count():
-                if time.perf_counter() >= deadline:
-                    break
-                # Every call a changed state: a new tag.
-                tag = environments.retagged(f"{k}-{i}")
-                await call(mine[i % len(mine)] + tag, timeout=600)
-                done += 1
-
-    await asyncio.gather(*(caller(k) for k in range(CONCURRENT_CALLERS)))
-    return done
-
-
-def concurrency(
-    log_dir: Path, payloads: list[bytes], workers: int, seconds: float
-) -> dict[str, Any]:
-    """Calls per second with 16 concurrent callers against `--workers N` (not pinned)."""
-    flags = [*server_flags(large=True)] + (["--workers", str(workers)] if workers > 1 else [])
-    with servers.function_server(log_dir, *flags) as server:
-        if workers > 1:  # every worker listening, not only the first
-            port = int(server.address.rsplit(":", 1)[1])
-            while servers.listening_sockets(port) < workers:
-                time.sleep(0.05)
-        pids = [server.proc.pid, *servers.child_pids(server.proc.pid)]
-        server_cpu = sum(cpu_seconds(pid) for pid in pids)
-        client_cpu = time.process_time()
-        started = time.perf_counter()
-        done = asyncio.run(_callers(server.address, payloads, seconds))
-        elapsed = time.perf_counter() - started
-        server_cpu = sum(cpu_seconds(pid) for pid in pids) - server_cpu
-        client_cpu = time.process_time() - client_cpu
-    return {
-        "workers": workers,
-        "calls": done,
-        "calls_per_second": done / elapsed,
-        "server_cores_busy": server_cpu / elapsed,
-        "client_cores_busy": client_cpu / elapsed,
-    }
-
-
-def first_difference(expected: bytes, got: bytes) -> str | None:
-    """Where a response differs from ours in desired resources or XR, or None when it does not."""
-    x, y = fnv1.RunFunctionResponse.FromString(expected), fnv1.RunFunctionResponse.FromString(got)
-    ours_, theirs = set(x.desired.resources), set(y.desired.resources)
-    if ours_ != theirs:
-        missing, extra = sorted(ours_ - theirs)[:3], sorted(theirs - ours_)[:3]
-        return f"resources missing: {missing}; resources extra: {extra}"
-    pairs = [("XR", x.desired.composite.resource, y.desired.composite.resource)] + [
-        (name, x.desired.resources[name].resource, y.desired.resources[name].resource)
-        for name in sorted(ours_)
-    ]
-    for name, a, b in pairs:
-        diff = _first_path(resource.struct_to_dict(a), resource.struct_to_dict(b), name)
-        if diff:
-            return diff
-    return None
-
-
-def _first_path(a: Any, b: Any, path: str) -> str | None:
-    """The first path where two plain values differ, with both values."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                return f"{path}.{key}: ours {a.get(key)!r:.200}, theirs {b.get(key)!r:.200}"
-            diff = _first_path(a[key], b[key], f"{path}.{key}")
-            if diff:
-                return diff
-        return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            diff = _first_path(x, y, f"{path}[{i}]")
-            if diff:
-                return diff
-        return None
-    return None if a == b else f"{path}: ours {a!r:.200}, theirs {b!r:.200}"
-
-
-def check_answers(server: str, n: int, last: list[tuple[bytes, bytes]]) -> None:
-    """Stop the run (exit 2) unless every last answer is what this function composes for it."""
-    for body, answer in last:
-        expected = FunctionRunner().run(fnv1.RunFunctionRequest.FromString(body))
-        diff = first_difference(expected.SerializeToString(), answer)
-        if diff is not None:
-            raise CompositionMismatch(
-                f"{server} at {n} control planes composes something else than this function "
-                f"for the same request; first difference: {diff}"
-            )
 
 
 def machine() -> dict[str, Any]:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench import environments, modes
-from bench.bench import measure
+from bench.calls import measure
 from tests import server as servers
 
 MESSAGE_MB = 16  # 500 Disconnected control planes' request is about 6 MB

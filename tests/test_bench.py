@@ -11,7 +11,8 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
-from bench import bench, environments, modes
+from bench import compare, environments, modes
+from bench.calls import measure
 from function.fn import FunctionRunner
 from function.observed import Observed
 from tests import server as servers
@@ -106,12 +107,12 @@ def test_a_mode_of_several_xrs_is_measured_per_call_and_per_pass(tmp_path: Path)
         requests.append(environments.steady_request_of(xr_))
     mode = modes.Mode(modes.SHARDED, requests)
     with servers.function_server(tmp_path, "--insecure") as server:
-        calls = [modes.variants(r, "changed") for r in mode.requests]
-        figures = bench.measure({"ours": (server, calls)}, seconds=0, min_passes=2)["ours"]
+        sent = [modes.variants(r, "changed") for r in mode.requests]
+        figures = measure({"ours": (server, sent)}, seconds=0, min_passes=2)["ours"]
     assert (figures["passes"], figures["calls_per_pass"]) == (2, 3)
     assert figures["others_p50_ms"] is not None
     assert figures["request_bytes"] == max(len(b) for b, _ in figures["last"])
-    bench.check_answers("ours", SIZE, figures["last"])
+    compare.check_answers("ours", SIZE, figures["last"])
 
 
 def test_a_server_that_composes_something_else_stops_the_run(
@@ -125,9 +126,9 @@ def test_a_server_that_composes_something_else_stops_the_run(
         "annotations"
     ].struct_value.Clear()
     body = steady.SerializeToString()
-    diff = bench.first_difference(ours.SerializeToString(), theirs.SerializeToString())
+    diff = compare.first_difference(ours.SerializeToString(), theirs.SerializeToString())
     assert diff is not None and diff.startswith(f"{name}.metadata.annotations")
-    with pytest.raises(bench.CompositionMismatch) as stopped:
-        bench.check_answers("peer-x", SIZE, [(body, theirs.SerializeToString())])
+    with pytest.raises(compare.CompositionMismatch) as stopped:
+        compare.check_answers("peer-x", SIZE, [(body, theirs.SerializeToString())])
     assert stopped.value.code != 0 and "peer-x" in str(stopped.value)
-    bench.check_answers("ours", SIZE, [(body, ours.SerializeToString())])
+    compare.check_answers("ours", SIZE, [(body, ours.SerializeToString())])
