@@ -39,6 +39,22 @@ class Observed:
             return None
         return bytes(observed.connection_details[key])
 
+    def annotation(self, name: str, key: str) -> str | None:
+        """One annotation of a composed resource; None when absent or not a string."""
+        observed = self._resources.get(name)
+        if observed is None:
+            return None
+        struct = observed.resource
+        for field in ("metadata", "annotations"):
+            value = struct.fields.get(field)
+            if value is None or value.WhichOneof("kind") != "struct_value":
+                return None
+            struct = value.struct_value
+        value = struct.fields.get(key)
+        if value is None or value.WhichOneof("kind") != "string_value":
+            return None
+        return str(value.string_value)
+
     def names(self, kind: str) -> Iterator[str]:
         """The observed composition resource names of one kind (`kind.` prefix), sorted."""
         prefix = f"{kind}."

@@ -16,10 +16,24 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from function.api.environment import Crossplane, EnvironmentSpec, Repository, Robot, Space, Team
+from function.api.environment import (
+    Access,
+    Crossplane,
+    EnvironmentSpec,
+    Repository,
+    Robot,
+    Space,
+    Team,
+)
 from function.api.input import FunctionInput, Ttl
 from function.api.types import SecretKeyRef
-from function.validate import SpecError, cross_field_problems, resolved_problems, validate_model
+from function.validate import (
+    SpecError,
+    cross_field_problems,
+    resolved_problems,
+    token_secret_problems,
+    validate_model,
+)
 
 __all__ = [  # SpecError too: it is what parse raises.
     "DEFAULT_CHANNEL",
@@ -83,6 +97,7 @@ class ResolvedGroup:
     name: str
     control_planes: tuple[ResolvedControlPlane, ...]
     protect: bool
+    access: tuple[Access, ...] = ()  # sorted by team
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,11 @@ class Environment:
     robots: tuple[Robot, ...]
     repositories: tuple[Repository, ...]
     ttl: Ttl
+    iam_protect: bool = True
+
+    def protects(self, entry: Team | Robot | Repository) -> bool:
+        """Whether an IAM entry is protected: its own `protect`, else spec.iam.protect."""
+        return first_set(entry.protect, default=self.iam_protect)
 
     @property
     def uses_token(self) -> bool:
@@ -155,6 +175,9 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
         raw_spec = {}
     spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
     problems.extend(cross_field_problems(raw_spec))
+    metadata = xr.get("metadata")
+    xr_namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    problems.extend(token_secret_problems(raw_spec, xr_namespace or None))
     if spec is not None and inp is not None:
         env = _resolve(xr, spec, inp)
         problems.extend(resolved_problems(env))
@@ -216,7 +239,10 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         )
         # Deleting a group's namespace deletes every control plane in it.
         protect = defaults.protect or any(cp.protect for cp in cps)
-        groups.append(ResolvedGroup(name=group.name, control_planes=cps, protect=protect))
+        access = tuple(sorted(group.access, key=lambda a: a.team))
+        groups.append(
+            ResolvedGroup(name=group.name, control_planes=cps, protect=protect, access=access)
+        )
 
     def provider_config(name: str) -> str:
         xr_value = getattr(spec.provider_configs, name)
@@ -256,4 +282,5 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         robots=tuple(sorted(spec.iam.robots, key=lambda r: r.name)),
         repositories=tuple(sorted(spec.iam.repositories, key=lambda r: r.name)),
         ttl=inp.ttl,
+        iam_protect=spec.iam.protect,
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
+from function.credentials import namespace_problem
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
     DNS_LABEL,
@@ -146,6 +147,35 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
         if len(set(map(str, granted))) < len(granted):
             path = f"spec.iam.repositories[{ri}].permissions"
             problems.append(f"{path}: grants a team more than once; give each team one entry")
+    problems += _access_problems(groups, known)
+    problems += _token_name_problems(robots)
+    return problems
+
+
+def _access_problems(groups: list[tuple[int, Mapping[str, Any]]], known: set[str]) -> list[str]:
+    """A group's access names teams of spec.iam.teams, each once."""
+    problems: list[str] = []
+    for gi, group in groups:
+        entries = _items(group.get("access"))
+        for ai, entry in entries:
+            team = entry.get("team")
+            if isinstance(team, str) and team not in known:
+                path = f"spec.groups[{gi}].access[{ai}].team"
+                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
+        teams = [str(e.get("team")) for _, e in entries]
+        if len(set(teams)) < len(teams):
+            path = f"spec.groups[{gi}].access"
+            problems.append(f"{path}: names a team more than once; give each team one role")
+    return problems
+
+
+def _token_name_problems(robots: list[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    """Token names are unique per robot."""
+    problems: list[str] = []
+    for ri, robot in robots:
+        tokens = _items(robot.get("tokens"))
+        names = ((i, t.get("name")) for i, t in tokens)
+        problems += _duplicates(f"spec.iam.robots[{ri}].tokens", names, "token")
     return problems
 
 
@@ -189,4 +219,34 @@ def _argo_problems(env: Environment) -> list[str]:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
         problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
+    return problems
+
+
+def token_secret_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> list[str]:
+    """Robot token Secrets: in namespaces the XR may name, and one token per Secret.
+
+    Args:
+        spec: The raw spec.
+        xr_namespace: The XR's namespace, None for a cluster-scoped XR.
+    """
+    problems: list[str] = []
+    iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
+    writers: dict[tuple[Any, Any], str] = {}
+    for ri, robot in _items(iam.get("robots")):
+        for ti, token in _items(robot.get("tokens")):
+            ref = token.get("secretRef")
+            if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
+                continue  # a shape problem, reported by the model
+            path = f"spec.iam.robots[{ri}].tokens[{ti}].secretRef"
+            namespace = ref.get("namespace") if isinstance(ref.get("namespace"), str) else None
+            problem = namespace_problem(f"{path}.namespace", namespace, xr_namespace)
+            if problem:
+                problems.append(problem)
+            where = (namespace or xr_namespace, ref["name"])
+            if where in writers:
+                problems.append(
+                    f"{path}.name: Secret {ref['name']!r} is also written by "
+                    f"{writers[where]}; give each token its own Secret"
+                )
+            writers.setdefault(where, path)
     return problems

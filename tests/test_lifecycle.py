@@ -251,6 +251,7 @@ def test_renaming_an_entry_replaces_it(namespace: str | None) -> None:
     spec["groups"][1]["name"] = "production"
     spec["iam"]["teams"][1]["name"] = "apps"
     spec["iam"]["repositories"][0]["permissions"][1]["team"] = "apps"
+    spec["groups"][0]["access"][1]["team"] = "apps"
     walk.edit(spec)
     gone = {
         "group.prod",

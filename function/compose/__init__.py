@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from function.compose import argocd, controlplanes, groups, iam
+from function.compose import access, argocd, controlplanes, groups, iam, repositories
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
@@ -25,13 +25,21 @@ BUILDERS: tuple[Callable[[Context], Composition], ...] = (
     groups.build,
     controlplanes.build,
     argocd.build,
+    access.build,
     iam.build,
+    repositories.build,
 )
 
 
 def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:
     """Everything the environment composes, given what exists and the Upbound token."""
-    ctx = Context(env=env, flavour=flavour_of(env), observed=observed, token=token)
+    ctx = Context(
+        env=env,
+        flavour=flavour_of(env),
+        observed=observed,
+        token=token,
+        team_ids=iam.team_ids(env, observed),
+    )
     out = Composition()
     for build in BUILDERS:
         out += build(ctx)

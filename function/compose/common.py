@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,12 +71,16 @@ class Context:
 
     The token is None unless `env.uses_token` and Crossplane supplied it. A builder that
     needs another input (a credentials mode, a second Secret) gets a field here.
+    `team_ids` maps a team's name to its Upbound ID, for the teams whose ID is known
+    (function/compose/iam.py `team_ids`; a child XR composing one group gets it from its
+    parent).
     """
 
     env: Environment
     flavour: Flavour
     observed: Observed
     token: SecretStr | None = None
+    team_ids: Mapping[str, str] = field(default_factory=dict)
 
     def reference(self, composition_resource_name: str) -> dict[str, str]:
         """A reference to another composed resource, by its metadata.name."""
