@@ -48,6 +48,8 @@ EXPECTED_NAMES = {
     "team.app-team",
     "robot.ci",
     "robot-membership.ci.platform",
+    "robot-token.ci.ci",
+    "access.dev",
     "repository.configs",
     "repository-permission.configs.platform",
     "repository-permission.configs.app-team",
@@ -58,6 +60,7 @@ KINDS = {
         "Team": "iam.m.upbound.io/v1alpha1",
         "Robot": "iam.m.upbound.io/v1alpha1",
         "RobotTeamMembership": "iam.m.upbound.io/v1alpha1",
+        "Token": "iam.m.upbound.io/v1alpha1",
         "Repository": "repository.m.upbound.io/v1alpha1",
         "Permission": "repository.m.upbound.io/v1alpha1",
     },
@@ -66,6 +69,7 @@ KINDS = {
         "Team": "iam.upbound.io/v1alpha1",
         "Robot": "iam.upbound.io/v1alpha1",
         "RobotTeamMembership": "iam.upbound.io/v1alpha1",
+        "Token": "iam.upbound.io/v1alpha1",
         "Repository": "repository.upbound.io/v1alpha1",
         "Permission": "repository.upbound.io/v1alpha1",
     },
@@ -154,9 +158,12 @@ def test_an_environment_converges(debug_server: Server, space: str, flavour: str
     wrapped = sorted(
         f.manifest(c)["kind"] for n, c in final.desired.items() if c["kind"] == "Object"
     )
-    assert wrapped == ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
+    assert (
+        wrapped == ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["ObjectRoleBinding"] + ["Secret"] * 3
+    )
 
     _assert_ordered(rounds)
+    _assert_access_after_team_ids(rounds)
     _assert_status(final, space)
     assert final.result.ttl_seconds == 600
     assert all(r.result.ttl_seconds == 15 for r in rounds[:-1])
@@ -170,6 +177,34 @@ def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None
     _assert_ordered(rounds)
     assert set(rounds[-1].desired) == EXPECTED_NAMES
     assert len(rounds) == 7
+
+
+@pytest.mark.parametrize(
+    ("namespace", "fatal"),
+    [("platform", True), (None, False)],
+    ids=["namespaced-refused", "cluster-allowed"],
+)
+def test_robot_token_secrets_obey_the_namespace_rule(
+    debug_server: Server, namespace: str | None, fatal: bool
+) -> None:
+    """A namespaced XR may write a robot token only to its own namespace; the function never
+    asks for the token Secret it writes, whatever the spec names."""
+    spec = f.spec()
+    spec["iam"]["robots"][0]["tokens"] = [
+        {"name": "argocd", "secretRef": {"name": "argocd-up", "namespace": "kube-system"}}
+    ]
+    result = reconcile(debug_server, f.xr(spec, namespace=namespace), {})
+    for response in result.responses:
+        for name, selector in response.requirements.resources.items():
+            assert (name, selector.namespace) == ("upbound-token", "crossplane-system")
+    if fatal:
+        assert result.fatal is not None
+        assert "spec.iam.robots[0].tokens[0].secretRef.namespace" in result.fatal
+        assert "its own namespace 'platform'" in result.fatal
+        assert result.composed == []
+    else:
+        assert result.fatal is None
+        assert any(c["kind"] == "Token" for c in result.composed)
 
 
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:
@@ -192,10 +227,23 @@ def _assert_ordered(rounds: list[Round]) -> None:
             prerequisite = {
                 "controlplane": f"group.{parts[0]}",
                 "argocd-cluster": f"controlplane.{'.'.join(parts)}",
+                "access": f"group.{parts[0]}",
             }.get(kind)
             if prerequisite is None or name in round_.observed:
                 continue
             assert round_.ready(prerequisite), f"round {number}: {name} before {prerequisite}"
+
+
+def _assert_access_after_team_ids(rounds: list[Round]) -> None:
+    """The group's ObjectRoleBinding names each team by the ID the observed Team carries."""
+    first = next(r for r in rounds if "access.dev" in r.desired)
+    ids = {
+        name.removeprefix("team."): body["metadata"]["annotations"][f.EXTERNAL_NAME]
+        for name, body in first.observed.items()
+        if name.startswith("team.")
+    }
+    subjects = f.manifest(first.desired["access.dev"])["spec"]["subjects"]
+    assert {s["name"] for s in subjects} == {ids["platform"], ids["app-team"]}
 
 
 def _assert_status(final: Round, space: str) -> None:
