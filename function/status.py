@@ -11,7 +11,7 @@ from crossplane.function import response
 from crossplane.function.resource import Condition
 
 from function import structs
-from function.compose import argocd, controlplanes
+from function.compose import access, argocd, controlplanes
 from function.compose.common import Composition
 from function.observed import Observed
 from function.resolve import Environment
@@ -31,7 +31,12 @@ def write(
     if xr_status.WhichOneof("kind") != "struct_value":
         xr_status.struct_value.Clear()
     structs.write(
-        xr_status.struct_value, {"controlPlanes": entries, "summary": summary(env, entries)}
+        xr_status.struct_value,
+        {
+            "controlPlanes": entries,
+            "access": group_access(env, observed, out),
+            "summary": summary(env, entries),
+        },
     )
     response.set_conditions(rsp, condition(entries, out))
     for warning in out.warnings:
@@ -73,6 +78,22 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
                 "server": (cluster and cluster.server) or argocd.server_url(env, cp),
                 "argoCluster": cluster.cluster_name if cluster else "",
             }
+        )
+    return entries
+
+
+def group_access(env: Environment, observed: Observed, out: Composition) -> list[dict[str, Any]]:
+    """One status entry per group with access: its binding is ready, or what it waits for."""
+    waiting = {w.name: w.reason for w in out.waiting}
+    entries = []
+    for group in env.groups:
+        if not group.access:
+            continue
+        name = access.name_of(group.name)
+        ready = observed.ready(name)
+        message = waiting.get(name) or ("Ready" if ready else "waiting for the binding to be ready")
+        entries.append(
+            {"group": group.name, "ready": ready and name not in waiting, "message": message}
         )
     return entries
 

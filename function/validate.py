@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
-from function.credentials import namespace_problem
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
     DNS_LABEL,
@@ -25,6 +24,7 @@ from function.api.types import (
     LABEL_VALUE,
     Model,
 )
+from function.credentials import namespace_problem
 
 if TYPE_CHECKING:
     from function.resolve import Environment

@@ -207,6 +207,24 @@ def test_robot_token_secrets_obey_the_namespace_rule(
         assert any(c["kind"] == "Token" for c in result.composed)
 
 
+def test_the_status_says_which_team_a_binding_waits_for(debug_server: Server) -> None:
+    xr = _xr("Cloud", "namespaced")
+    xr["spec"]["iam"]["teams"][0]["externalName"] = "918a6338-abbe-420d-81cf-9e87642a87c6"
+    first = reconcile(debug_server, xr, {})
+    group = next(
+        c for c in first.composed if c["metadata"]["annotations"][RESOURCE_NAME] == "group.dev"
+    )
+    # The group is ready; the Teams are not created yet, so only app-team's ID is unknown.
+    result = reconcile(debug_server, xr, {"group.dev": f.observed_body(group)})
+    [entry] = result.xr["status"]["access"]
+    assert entry["group"] == "dev"
+    assert entry["ready"] is False
+    assert entry["message"].startswith("waiting for the Upbound ID of team app-team:")
+    assert "access.dev" not in {
+        c["metadata"]["annotations"][RESOURCE_NAME] for c in result.composed
+    }
+
+
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:
     rounds = converge(debug_server, _xr("Cloud", "cluster"))
     for round_ in rounds:
@@ -287,6 +305,7 @@ def _assert_status(final: Round, space: str) -> None:
             assert config["bearerToken"] == f.KUBECONFIG_TOKEN
             assert config["tlsClientConfig"]["caData"] == f.CA_DATA.decode()
     assert status["controlPlanes"] == expected
+    assert status["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["ControlPlanesReady"]["status"] == "True"
     assert conditions["Ready"]["status"] == "True"

@@ -441,6 +441,14 @@ class ControlPlaneStatus(Model):
     argo_cluster: str = Field("", description="Its Argo CD cluster name, once registered.")
 
 
+class AccessStatus(Model):
+    """One group's access binding: whether it is in place, or what it waits for."""
+
+    group: str = Field("", description="The group.")
+    ready: bool = Field(False, description="Whether its ObjectRoleBinding's Object is ready.")
+    message: str = Field("", description="Ready, or what it waits for (a group, a team's ID).")
+
+
 class Summary(Model):
     """Counts of what the environment holds, for `kubectl get` columns."""
 
@@ -457,5 +465,8 @@ class EnvironmentStatus(Model):
 
     control_planes: list[ControlPlaneStatus] = Field(
         default_factory=list, description="Every control plane, by group then name."
+    )
+    access: list[AccessStatus] = Field(
+        default_factory=list, description="Every group with access, by name."
     )
     summary: Summary = Field(Summary(), description="Counts of what the environment holds.")

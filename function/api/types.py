@@ -53,9 +53,7 @@ GroupRole = Literal["viewer", "editor", "admin"]
 # inner dashes. The CRD writes it as ^([a-zA-Z0-9]+-?)+[a-zA-Z0-9]$, which backtracks
 # exponentially on a near miss in Python's `re`; this equivalent (with the length) does not.
 UPBOUND_ID = r"^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$"
-UpboundId = Annotated[
-    str, StringConstraints(pattern=UPBOUND_ID, min_length=2, max_length=100)
-]
+UpboundId = Annotated[str, StringConstraints(pattern=UPBOUND_ID, min_length=2, max_length=100)]
 # provider-upbound parses a Robot's external name as a UUID.
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 Uuid = Annotated[str, StringConstraints(pattern=UUID)]

@@ -16,8 +16,11 @@ from function.flavour import Flavour, is_protected
 
 
 def iam_context(ctx: Context) -> Context:
-    """The context whose `release_removed` falls back to spec.iam.protect, not the control
-    planes' default, for a resource composed before its protection was recorded."""
+    """The context for releasing IAM resources: unrecorded intent falls back to IAM's default.
+
+    `release_removed` protects a removed resource composed before its protection was
+    recorded when the default protects; for IAM that default is spec.iam.protect.
+    """
     env = dataclasses.replace(ctx.env, default_protect=ctx.env.iam_protect)
     return dataclasses.replace(ctx, env=env)
 

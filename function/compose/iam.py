@@ -115,9 +115,7 @@ def _teams(ctx: Context) -> Composition:
         for_provider = {"name": team.name, "organizationName": ctx.env.organization}
         annotations = external_name(ctx, name, team.external_name)
         protect = ctx.env.protects(team)
-        out.desired.append(
-            _iam(ctx, name, "Team", for_provider, protect, annotations=annotations)
-        )
+        out.desired.append(_iam(ctx, name, "Team", for_provider, protect, annotations=annotations))
         if annotations and not is_team_id(annotations[EXTERNAL_NAME]):
             out.warnings.append(
                 f"team {team.name}: its Team's {EXTERNAL_NAME} annotation is not an Upbound "
@@ -168,4 +166,3 @@ def _robots(ctx: Context) -> Composition:
     out += grants.release_or_revoke(iam_ctx, ROBOT_MEMBERSHIP, kept, owners)
     out += grants.release_or_revoke(iam_ctx, ROBOT_TOKEN, kept, owners)
     return out
-
