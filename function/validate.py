@@ -137,35 +137,35 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
         if isinstance(member_of, list) and len(set(map(str, member_of))) < len(member_of):
             problems.append(f"spec.iam.robots[{ri}].teams: lists a team more than once")
     for ri, repository in repositories:
-        grants = _items(repository.get("permissions"))
-        for pi, grant in grants:
-            team = grant.get("team")
-            if isinstance(team, str) and team not in known:
-                path = f"spec.iam.repositories[{ri}].permissions[{pi}].team"
-                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
-        granted = [g.get("team") for _, g in grants]
-        if len(set(map(str, granted))) < len(granted):
-            path = f"spec.iam.repositories[{ri}].permissions"
-            problems.append(f"{path}: grants a team more than once; give each team one entry")
-    problems += _access_problems(groups, known)
+        problems += _team_entries(
+            f"spec.iam.repositories[{ri}].permissions",
+            _items(repository.get("permissions")),
+            known,
+            "grants a team more than once; give each team one entry",
+        )
+    for gi, group in groups:
+        problems += _team_entries(
+            f"spec.groups[{gi}].access",
+            _items(group.get("access")),
+            known,
+            "names a team more than once; give each team one role",
+        )
     problems += _token_name_problems(robots)
     return problems
 
 
-def _access_problems(groups: list[tuple[int, Mapping[str, Any]]], known: set[str]) -> list[str]:
-    """A group's access names teams of spec.iam.teams, each once."""
+def _team_entries(
+    path: str, entries: list[tuple[int, Mapping[str, Any]]], known: set[str], repeated: str
+) -> list[str]:
+    """Entries that name a team (permissions, access): each a known team, each team once."""
     problems: list[str] = []
-    for gi, group in groups:
-        entries = _items(group.get("access"))
-        for ai, entry in entries:
-            team = entry.get("team")
-            if isinstance(team, str) and team not in known:
-                path = f"spec.groups[{gi}].access[{ai}].team"
-                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
-        teams = [str(e.get("team")) for _, e in entries]
-        if len(set(teams)) < len(teams):
-            path = f"spec.groups[{gi}].access"
-            problems.append(f"{path}: names a team more than once; give each team one role")
+    for i, entry in entries:
+        team = entry.get("team")
+        if isinstance(team, str) and team not in known:
+            problems.append(f"{path}[{i}].team: unknown team {team!r}; add it to spec.iam.teams")
+    teams = [str(e.get("team")) for _, e in entries]
+    if len(set(teams)) < len(teams):
+        problems.append(f"{path}: {repeated}")
     return problems
 
 
