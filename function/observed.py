@@ -41,16 +41,21 @@ class Observed:
 
     def annotation(self, name: str, key: str) -> str | None:
         """One annotation of a composed resource; None when absent or not a string."""
+        return self.string_at(name, "metadata", "annotations", key)
+
+    def string_at(self, name: str, *path: str) -> str | None:
+        """The string at `path` in a composed resource; None when absent or of another shape."""
         observed = self._resources.get(name)
         if observed is None:
             return None
         struct = observed.resource
-        for field in ("metadata", "annotations"):
+        *parents, leaf = path
+        for field in parents:
             value = struct.fields.get(field)
             if value is None or value.WhichOneof("kind") != "struct_value":
                 return None
             struct = value.struct_value
-        value = struct.fields.get(key)
+        value = struct.fields.get(leaf)
         if value is None or value.WhichOneof("kind") != "string_value":
             return None
         return str(value.string_value)

@@ -447,7 +447,16 @@ OBSERVED_KEYS = [
     *("apiVersion", "kind", "metadata", "spec", "status", "conditions", "type"),
     *("Ready", "True", "name", "forProvider", "manifest", "managementPolicies", "deletionPolicy"),
 ]
-OBSERVED_NAMES = ["group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x"]
+OBSERVED_NAMES = [
+    "group.dev",
+    "group.old",
+    "controlplane.dev.ctp1",
+    "controlplane.old.x",
+    "team.platform",
+    "access.dev",
+    "robot-token.ci.ci",
+    "repository-permission.configs.app-team",
+]
 RUNNER = FunctionRunner()
 
 

@@ -88,9 +88,7 @@ def build(ctx: Context) -> Composition:
 
 def _observed_level(ctx: Context, name: str) -> str | None:
     """The level of an observed Permission; None if there is none or it is unreadable."""
-    for_provider = ctx.observed.spec(name).get("forProvider")
-    level = for_provider.get("permission") if isinstance(for_provider, dict) else None
-    return level if isinstance(level, str) else None
+    return ctx.observed.string_at(name, "spec", "forProvider", "permission")
 
 
 def _replace(ctx: Context, name: str, was: str, level: str) -> Composition:
