@@ -19,6 +19,7 @@ from crossplane.function import resource
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.compose.common import PROTECT_ANNOTATION
 from hack.render import RESOURCE_NAME, RenderResult, load_yaml_documents, render
 from tests import factories as f
 from tests.schemas import assert_valid
@@ -222,6 +223,42 @@ def test_the_status_says_which_team_a_binding_waits_for(debug_server: Server) ->
     assert entry["message"].startswith("waiting for the Upbound ID of team app-team:")
     assert "access.dev" not in {
         c["metadata"]["annotations"][RESOURCE_NAME] for c in result.composed
+    }
+
+
+@pytest.mark.parametrize("flavour", ["namespaced", "cluster"])
+def test_a_changed_permission_level_is_replaced_in_order(
+    debug_server: Server, flavour: str
+) -> None:
+    """provider-upbound cannot update a Permission's level: the old one is unprotected, then
+    deleted, and only once it is gone is the new one created."""
+    xr = _xr("Cloud", flavour)
+    observed = _observed(converge(debug_server, xr)[-1].result)
+    xr["spec"]["iam"]["repositories"][0]["permissions"][1]["permission"] = "write"
+    name = "repository-permission.configs.app-team"
+    steps = []
+    for _ in range(4):
+        result = reconcile(debug_server, xr, observed)
+        assert result.fatal is None, result.fatal
+        composed = {c["metadata"]["annotations"][RESOURCE_NAME]: c for c in result.composed}
+        permission = composed.get(name)
+        steps.append(
+            permission
+            and (
+                permission["spec"]["forProvider"]["permission"],
+                permission["metadata"]["annotations"][PROTECT_ANNOTATION],
+            )
+        )
+        for body in composed.values():
+            assert_valid(body)
+        observed = _observed(result)
+    assert steps == [("read", "false"), None, ("write", "true"), ("write", "true")]
+
+
+def _observed(result: RenderResult) -> dict[str, dict[str, Any]]:
+    """What Crossplane observes after applying a render: everything it desired, Ready."""
+    return {
+        c["metadata"]["annotations"][RESOURCE_NAME]: f.observed_body(c) for c in result.composed
     }
 
 
