@@ -96,7 +96,12 @@ def xr(
     }
 
 
-def kubeconfig(server: str = "https://ctp1.edge.example.com:6443") -> bytes:
+def kubeconfig(
+    server: str = "https://ctp1.edge.example.com:6443",
+    *,
+    ca: str = CA_DATA.decode(),
+    token: str = KUBECONFIG_TOKEN,
+) -> bytes:
     """A kubeconfig as a Disconnected Space writes it."""
     return f"""apiVersion: v1
 kind: Config
@@ -105,14 +110,14 @@ clusters:
 - name: ctp
   cluster:
     server: {server}
-    certificate-authority-data: {CA_DATA.decode()}
+    certificate-authority-data: {ca}
 contexts:
 - name: ctp
   context: {{cluster: ctp, user: ctp}}
 users:
 - name: ctp
   user:
-    token: {KUBECONFIG_TOKEN}
+    token: {token}
 """.encode()
 
 

@@ -1,7 +1,9 @@
 """The packages and the files users apply, checked without Docker or the crossplane CLI.
 
-`crossplane xpkg build` runs only in the release workflow. These tests hold the project to
-the rules that build and Crossplane's package manager apply, so a bad package fails here:
+tests/test_crossplane_cli.py builds both packages with the real `crossplane xpkg build`
+(its linters included); the release workflow builds the published ones. These tests hold the
+project to the rules that build and Crossplane's package manager apply, and to a few more
+(version ranges, one Composition source), so a bad package fails here too:
 
 - package/ is a Function package: crossplane.yaml (meta Function) plus CRDs, all YAML.
 - configuration/ is a Configuration package: crossplane.yaml (meta Configuration) plus XRDs

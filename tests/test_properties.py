@@ -207,6 +207,12 @@ flavours = st.sampled_from(["platform", None])
 # --- Observed states ----------------------------------------------------------------------
 
 
+# YAML nested past PyYAML's recursion limit and past libyaml's depth limit, or just under it.
+HOSTILE_KUBECONFIGS = st.sampled_from(
+    [b"[" * 2000, b"{a: " * 1500, b"[" * 999 + b"]" * 999, b"- " * 3000]
+)
+
+
 @st.composite
 def observed_states(
     draw: st.DrawFn, spec: dict[str, Any], namespace: str | None
@@ -215,7 +221,7 @@ def observed_states(
 
     The bigger spec has extra groups, control planes and IAM entries that the current spec
     has dropped; each observed resource is Ready or not, and a Disconnected control plane's
-    kubeconfig may be missing.
+    kubeconfig may be missing or hostile (nested deeper than either YAML loader goes).
     """
     previous = copy.deepcopy(spec)
     previous["groups"] = previous["groups"] + [
@@ -229,12 +235,17 @@ def observed_states(
     full, _ = f.settle(f.xr(previous, namespace=namespace))
     observed = {}
     for name, body in f.desired(full).items():
-        presence = draw(st.sampled_from(["absent", "unready", "ready", "ready-no-details"]))
+        presence = draw(
+            st.sampled_from(["absent", "unready", "ready", "ready-no-details", "ready-hostile"])
+        )
         if presence == "absent":
             continue
         resource = f.observe({name: body}, ready=presence != "unready")[name]
         if presence == "ready-no-details":
             resource.ClearField("connection_details")
+        if presence == "ready-hostile":
+            for key in resource.connection_details:
+                resource.connection_details[key] = draw(HOSTILE_KUBECONFIGS)
         observed[name] = resource
     return observed
 
