@@ -62,19 +62,42 @@ class Example:
 
 
 EXAMPLES = [
-    Example("xr.yaml", "observed.yaml", True, frozenset(environments.EXPECTED_NAMES)),
+    # The example's ci robot has no token; it adds Argo CD's own team, robot and token, and
+    # access to prod, to the environments' spec.
+    Example(
+        "xr.yaml",
+        "observed.yaml",
+        True,
+        frozenset(environments.EXPECTED_NAMES - {"robot-token.ci.ci"})
+        | {"access.prod", "team.argocd", "robot.argocd", "robot-membership.argocd.argocd"}
+        | {"robot-token.argocd.argocd"},
+    ),
     Example(
         "xr-cluster.yaml",
         "observed-cluster.yaml",
         True,
         frozenset(
             {"group.dev", "controlplane.dev.ctp1", "argocd-cluster.dev.ctp1", "team.platform"}
-            | {"robot.ci", "robot-membership.ci.platform"}
+            | {"robot.ci", "robot-membership.ci.platform", "robot-token.ci.argocd", "access.dev"}
         ),
     ),
-    # Nothing observed yet: the groups come first, everything else waits for them.
-    Example("xr-connected.yaml", None, True, frozenset({"group.dev"})),
-    Example("xr-disconnected.yaml", None, False, frozenset({"group.edge"})),
+    # Nothing observed yet: the groups and IAM come first; control planes and group access
+    # wait for the groups.
+    Example(
+        "xr-connected.yaml",
+        None,
+        True,
+        frozenset({"group.dev", "team.deployers", "robot.argocd"})
+        | {"robot-membership.argocd.deployers", "robot-token.argocd.argocd"},
+    ),
+    Example(
+        "xr-disconnected.yaml",
+        None,
+        False,
+        frozenset({"group.edge", "team.release", "robot.publisher"})
+        | {"robot-membership.publisher.release", "robot-token.publisher.publish"}
+        | {"repository.edge-configs", "repository-permission.edge-configs.release"},
+    ),
 ]
 ENVIRONMENTS = [(s, fl) for s in sorted(environments.SPACES) for fl in environments.FLAVOURS]
 
