@@ -22,6 +22,8 @@ from function.api.types import (
     DNS_SUBDOMAIN,
     LABEL_KEY,
     LABEL_VALUE,
+    UPBOUND_ID,
+    UUID,
     Model,
 )
 from function.credentials import namespace_problem
@@ -86,6 +88,9 @@ PATTERN_HINTS = {
     LABEL_VALUE: "must be a Kubernetes label value: up to 63 letters, digits, '-', '_', '.'",
     r"^[0-9][0-9A-Za-z.+-]*$": "must be a Crossplane version such as 1.20.1-up.1, "
     "without a leading 'v'",
+    UPBOUND_ID: "must be an Upbound ID as `up team list` prints it: letters, digits and "
+    "single inner dashes",
+    UUID: "must be a robot's ID, a UUID as `up robot list` prints it",
 }
 
 
