@@ -78,16 +78,22 @@ def test_a_binding_waits_for_every_team_id_and_says_which() -> None:
     assert "waiting for the Upbound ID of team app-team" in waiting.reason
 
 
-def test_an_existing_binding_is_kept_as_it_is_while_a_new_team_waits_for_its_id() -> None:
+def test_an_existing_binding_binds_the_known_teams_while_a_new_team_waits_for_its_id() -> None:
     applied = f.by_name(access.build(ctx_with()))
     spec = f.spec()
     spec["iam"]["teams"].append({"name": "new-team"})
-    spec["groups"][0]["access"].append({"team": "new-team", "role": "editor"})
-    out = access.build(
-        ctx_with(spec, {"group.dev": f.observed_resource("group.dev"), **f.observe(applied)})
-    )
-    assert f.manifest(f.by_name(out)["access.dev"]) == f.manifest(applied["access.dev"])
-    assert "keeping the current binding until then" in out.waiting[0].reason
+    # A new team without an ID yet, and app-team removed: it loses its role at once.
+    spec["groups"][0]["access"] = [
+        {"team": "platform", "role": "admin"},
+        {"team": "new-team", "role": "editor"},
+    ]
+    observed = {"group.dev": f.observed_resource("group.dev"), **f.observe(applied)}
+    out = access.build(ctx_with(spec, observed))
+    subjects = f.manifest(f.by_name(out)["access.dev"])["spec"]["subjects"]
+    assert subjects == [{"kind": "UpboundTeam", "name": PLATFORM_ID, "role": "admin"}]
+    [waiting] = out.waiting
+    assert "team new-team" in waiting.reason
+    assert "meanwhile the binding grants the teams whose IDs are known" in waiting.reason
 
 
 def test_team_ids_come_from_observed_teams_and_external_names() -> None:

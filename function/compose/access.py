@@ -5,7 +5,7 @@ the group's namespace that binds the namespace to its teams, each by its Upbound
 (`Context.team_ids`: from the spec's externalName or the observed Team, resolved before the
 builders run, so this builder composes one group the same whether it runs for the whole
 environment or for one group). A binding waits for its group, and for the ID of every team
-it names; one that exists already stays as it is meanwhile.
+it names; one that exists already binds the teams whose IDs are known meanwhile.
 
 The binding is protected with its group. Removing a group's last access entry revokes it
 (function/compose/grants.py).
@@ -14,12 +14,13 @@ The binding is protected with its group. Removing a group's last access entry re
 from typing import Any
 
 from function.compose import grants, groups
-from function.compose.common import Composition, Context, Desired, Waiting
+from function.compose.common import Composition, Context, Waiting
 from function.naming import resource_name
 from function.resolve import ResolvedGroup
 
 KIND = "access"
 API_VERSION = "authorization.spaces.upbound.io/v1alpha1"
+_MEANWHILE = "; meanwhile the binding grants the teams whose IDs are known"
 
 
 def name_of(group: str) -> str:
@@ -46,12 +47,11 @@ def build(ctx: Context) -> Composition:
                 f"waiting for the Upbound ID of team {', '.join(missing)}: provider-upbound "
                 "records it when it creates the Team (or set the team's externalName)"
             )
-            if exists:  # Keep the roles granted so far until every ID is known.
-                kept_as_is = ctx.observed.as_desired(name)
-                out.desired.append(Desired(name, kept_as_is, ctx.observed.ready(name)))
-                reason += "; keeping the current binding until then"
-            out.waiting.append(Waiting(name, reason))
-            continue
+            out.waiting.append(Waiting(name, reason + _MEANWHILE * exists))
+            if not exists:
+                continue
+        # An existing binding binds the teams whose IDs are known, never more than the spec
+        # grants: an added team waits, a removed one loses its role at once.
         out.desired.append(
             ctx.kubernetes_object(
                 name, ctx.env.provider_config_space, _binding(ctx, group), protect=group.protect
@@ -73,6 +73,7 @@ def _binding(ctx: Context, group: ResolvedGroup) -> dict[str, Any]:
             "subjects": [
                 {"kind": "UpboundTeam", "name": ctx.team_ids[a.team], "role": a.role}
                 for a in group.access
+                if a.team in ctx.team_ids
             ],
         },
     }
