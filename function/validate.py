@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
+from function import credentials
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
     DNS_LABEL,
@@ -26,9 +27,10 @@ from function.api.types import (
     UUID,
     Model,
 )
-from function.credentials import namespace_problem
 
 if TYPE_CHECKING:
+    from function.api.environment import EnvironmentSpec
+    from function.api.input import FunctionInput
     from function.resolve import Environment
 
 
@@ -190,11 +192,6 @@ def resolved_problems(env: Environment) -> list[str]:
     space = env.space
     if space.type == "Cloud" and not space.name:
         problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
-    if space.type == "Connected" and not space.host:
-        problems.append(
-            "spec.space.host: required for Connected spaces: the ingress host that "
-            "`up ctx` prints for the Space"
-        )
     for cp in env.control_planes():
         if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
             problems.append(
@@ -218,8 +215,11 @@ def _argo_problems(env: Environment) -> list[str]:
                 f"{where}: Argo CD cluster name {name!r} is also produced by another "
                 "group/control plane pair; rename one of them"
             )
-        if len(name) > 253:
-            problems.append(f"{where}: Argo CD cluster name {name!r} is longer than 253")
+        if len(env.argo_secret_name(cp)) > 253:
+            problems.append(
+                f"{where}: Argo CD cluster name {name!r} is too long: its cluster Secret's "
+                "name, the cluster name and a 9-character suffix, must fit in 253 characters"
+            )
         if ARGO_SECRET_TYPE_LABEL in cp.labels:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
@@ -227,7 +227,46 @@ def _argo_problems(env: Environment) -> list[str]:
     return problems
 
 
-def token_secret_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> list[str]:
+def token_secret_problems(spec: EnvironmentSpec, inp: FunctionInput, env: Environment) -> list[str]:
+    """Where the XR and the input may name the token Secret, and when they may name one.
+
+    A namespaced XR reaches only its own namespace (`credentials.namespace_problem`) and may
+    not replace a Secret that the function input names. A tokenSecretRef is read only in
+    ClusterSecret mode: one named in Environment mode is a problem rather than silently
+    unused, so that an upgrade never quietly takes Argo CD's token away.
+    """
+    problems: list[str] = []
+    xr_ref, input_ref = spec.argocd.token_secret_ref, inp.argocd.token_secret_ref
+    path = "spec.argocd.tokenSecretRef"
+    cluster_secret = env.argocd.credentials == "ClusterSecret"
+    if xr_ref is not None:
+        if input_ref is None:
+            where = credentials.namespace_problem(
+                f"{path}.namespace", xr_ref.namespace, env.xr_namespace
+            )
+            problems.extend([where] if where else [])
+        elif env.xr_namespace is not None and xr_ref != input_ref:
+            problems.append(
+                f"{path}: the Composition's function input names the token Secret, and a "
+                "namespaced UpboundEnvironment may not name another; remove this field"
+            )
+        if not cluster_secret:
+            problems.append(_unused_ref("spec", path))
+    input_cluster_secret = inp.argocd.credentials == "ClusterSecret"
+    if input_ref is not None and not cluster_secret and not input_cluster_secret:
+        problems.append(_unused_ref("input", "input.argocd.tokenSecretRef"))
+    return problems
+
+
+def _unused_ref(layer: str, path: str) -> str:
+    return (
+        f"{path}: read only with credentials ClusterSecret, and credentials is Environment "
+        f"(the default): set {layer}.argocd.credentials: ClusterSecret to keep reading this "
+        "Secret, or remove the field and give Argo CD its own UP_TOKEN (docs/credentials.md)"
+    )
+
+
+def robot_token_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> list[str]:
     """Robot token Secrets: in namespaces the XR may name, and one token per Secret.
 
     Args:
@@ -244,7 +283,7 @@ def token_secret_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> 
                 continue  # a shape problem, reported by the model
             path = f"spec.iam.robots[{ri}].tokens[{ti}].secretRef"
             namespace = ref.get("namespace") if isinstance(ref.get("namespace"), str) else None
-            problem = namespace_problem(f"{path}.namespace", namespace, xr_namespace)
+            problem = credentials.namespace_problem(f"{path}.namespace", namespace, xr_namespace)
             if problem:
                 problems.append(problem)
             where = (namespace or xr_namespace, ref["name"])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from function.compose import access, argocd, controlplanes, groups, iam, repositories
+from function.compose import access, argocd, controlplanes, groups, iam, ingress, repositories
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
@@ -24,6 +24,7 @@ from function.resolve import Environment
 BUILDERS: tuple[Callable[[Context], Composition], ...] = (
     groups.build,
     controlplanes.build,
+    ingress.build,
     argocd.build,
     access.build,
     iam.build,
@@ -31,13 +32,22 @@ BUILDERS: tuple[Callable[[Context], Composition], ...] = (
 )
 
 
-def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:
-    """Everything the environment composes, given what exists and the Upbound token."""
+def compose(
+    env: Environment,
+    observed: Observed,
+    token: SecretStr | None,
+    token_problem: str | None = None,
+) -> Composition:
+    """Everything the environment composes, given what exists and the Upbound token.
+
+    `token_problem`: why the token Secret cannot be used (ClusterSecret mode), if it cannot.
+    """
     ctx = Context(
         env=env,
         flavour=flavour_of(env),
         observed=observed,
         token=token,
+        token_problem=token_problem,
         team_ids=iam.team_ids(env, observed),
     )
     out = Composition()

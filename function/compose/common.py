@@ -69,17 +69,18 @@ class Composition:
 class Context:
     """Everything a builder reads: environment, API flavour, observed state, Upbound token.
 
-    The token is None unless `env.uses_token` and Crossplane supplied it. A builder that
-    needs another input (a credentials mode, a second Secret) gets a field here.
-    `team_ids` maps a team's name to its Upbound ID, for the teams whose ID is known
-    (function/compose/iam.py `team_ids`; a child XR composing one group gets it from its
-    parent).
+    The token is None unless `env.uses_token` and Crossplane supplied a usable Secret;
+    `token_problem` says what is wrong with the Secret (naming it and the fix, never its
+    content). A builder that needs another input gets a field here. `team_ids` maps a
+    team's name to its Upbound ID, for the teams whose ID is known (function/compose/iam.py
+    `team_ids`; a child XR composing one group gets it from its parent).
     """
 
     env: Environment
     flavour: Flavour
     observed: Observed
     token: SecretStr | None = None
+    token_problem: str | None = None
     team_ids: Mapping[str, str] = field(default_factory=dict)
 
     def reference(self, composition_resource_name: str) -> dict[str, str]:
