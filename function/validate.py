@@ -186,6 +186,18 @@ def _token_name_problems(robots: list[tuple[int, Mapping[str, Any]]]) -> list[st
     return problems
 
 
+def group_spec_problems(spec: Mapping[str, Any]) -> list[str]:
+    """A ControlPlaneGroup's raw spec: its control planes' names are unique.
+
+    Its token Secret is checked as an UpboundEnvironment's is (`token_secret_problems`): a
+    tenant who may write ControlPlaneGroups in a namespace must not reach a Secret outside it.
+    """
+    group = spec.get("group")
+    cps = _items(group.get("controlPlanes") if isinstance(group, Mapping) else None)
+    names = ((i, cp.get("name")) for i, cp in cps)
+    return _duplicates("spec.group.controlPlanes", names, "control plane")
+
+
 def resolved_problems(env: Environment) -> list[str]:
     """Rules that need defaults merged in, and rules across the whole environment."""
     problems: list[str] = []

@@ -38,6 +38,8 @@ from tests.server import Server
 
 EXAMPLE = ROOT / "example"
 XRDS = {"namespaced": EXAMPLE / "xrd.yaml", "cluster": EXAMPLE / "xrd-v1.yaml"}
+GROUP_EXAMPLE = EXAMPLE / "controlplanegroup"
+GROUP_XRDS = {"namespaced": GROUP_EXAMPLE / "xrd.yaml", "cluster": GROUP_EXAMPLE / "xrd-v1.yaml"}
 RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yaml"
 COLLECT_EXAMPLES_STEP = "Collect the examples shipped in the packages"
 RESOURCE_NAME = environments.RESOURCE_NAME
@@ -97,6 +99,16 @@ EXAMPLES = [
         frozenset({"group.edge", "team.release", "robot.publisher"})
         | {"robot-membership.publisher.release", "robot-token.publisher.publish"}
         | {"repository.edge-configs", "repository-permission.edge-configs.release"},
+    ),
+    # Sharded: a ControlPlaneGroup per group (example/controlplanegroup/xr.yaml is dev's).
+    Example(
+        "xr-sharded.yaml",
+        None,
+        False,
+        frozenset(
+            {"controlplanegroup.dev", "controlplanegroup.prod", "team.platform", "robot.ci"}
+            | {"robot-membership.ci.platform", "robot-token.ci.ci"}
+        ),
     ),
 ]
 ENVIRONMENTS = [(s, fl) for s in sorted(environments.SPACES) for fl in environments.FLAVOURS]
@@ -167,7 +179,9 @@ class Renderer:
         """`crossplane beta validate` of every round rendered so far."""
         xr = yaml.safe_load(self.xr.read_text())
         outputs = sorted(self.workdir.glob("rendered-*.yaml"))
-        return self.crossplane.validate([XRDS[_flavour(xr)], crds_dir()], outputs).stdout
+        flavour = _flavour(xr)
+        xrds = [XRDS[flavour], GROUP_XRDS[flavour], crds_dir()]
+        return self.crossplane.validate(xrds, outputs).stdout
 
 
 def _example(
@@ -204,8 +218,9 @@ def test_an_example_renders_and_validates(
     flavour = _flavour(xr)
     assert set(_by_name(rendered)) == example.names
     for composed in rendered.composed:
-        assert_valid(composed)
-        assert composed["apiVersion"] == environments.KINDS[flavour][composed["kind"]]
+        if composed["kind"] != "ControlPlaneGroup":  # validate checks it with its XRD
+            assert_valid(composed)
+            assert composed["apiVersion"] == environments.KINDS[flavour][composed["kind"]]
         assert composed["metadata"].get("namespace") == xr["metadata"].get("namespace")
     summary = rendered.xr["status"]["summary"]
     groups = xr["spec"]["groups"]
@@ -213,6 +228,28 @@ def test_an_example_renders_and_validates(
     assert summary["controlPlanes"] == sum(len(g["controlPlanes"]) for g in groups)
     assert all(r["severity"] != "SEVERITY_FATAL" for r in rendered.results)
     assert "0 failure cases" in renderer.validate()
+
+
+def test_the_control_plane_group_example_renders_and_validates(
+    crossplane: CrossplaneCLI, debug_server: Server, tmp_path: Path
+) -> None:
+    """scripts/render example/controlplanegroup/xr.yaml: the dev group of xr-sharded.yaml
+    composes the dev group's Namespace first, named as the environment names it."""
+    rendered = crossplane.render(
+        GROUP_EXAMPLE / "xr.yaml",
+        target=debug_server.address,
+        full_xr=True,
+        composition=GROUP_EXAMPLE / "composition.yaml",
+    )
+    assert set(_by_name(rendered)) == {"group.dev"}
+    (namespace,) = rendered.composed
+    assert_valid(namespace)
+    assert namespace["metadata"]["name"].startswith("acme-group-dev-")
+    assert all(r["severity"] != "SEVERITY_FATAL" for r in rendered.results)
+    assert rendered.xr["status"]["summary"]["controlPlanes"] == 2
+    output = write_yaml(tmp_path / "rendered.yaml", [rendered.xr, *rendered.composed])
+    xrds = [GROUP_XRDS["namespaced"], crds_dir()]
+    assert "0 failure cases" in crossplane.validate(xrds, [output]).stdout
 
 
 @pytest.mark.parametrize(("space", "flavour"), ENVIRONMENTS)
@@ -372,6 +409,8 @@ def _as_packed(obj: dict[str, Any]) -> dict[str, Any]:
                 "crossplane.yaml",
                 "apis/upboundenvironment/composition.yaml",
                 "apis/upboundenvironment/definition.yaml",
+                "apis/controlplanegroup/composition.yaml",
+                "apis/controlplanegroup/definition.yaml",
             ],
         ),
     ],

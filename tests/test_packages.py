@@ -46,6 +46,16 @@ COMPOSITION = EXAMPLE / "composition.yaml"
 CONFIGURATION_COMPOSITION = CONFIGURATION / "apis" / "upboundenvironment" / "composition.yaml"
 CONFIGURATION_XRD = CONFIGURATION / "apis" / "upboundenvironment" / "definition.yaml"
 EXAMPLE_XRDS = (EXAMPLE / "xrd.yaml", EXAMPLE / "xrd-v1.yaml")
+# The ControlPlaneGroup a sharded environment composes per group: its own Composition (same
+# function, same input), XRDs and example, under example/controlplanegroup/.
+GROUP_EXAMPLE = EXAMPLE / "controlplanegroup"
+GROUP_COMPOSITION = GROUP_EXAMPLE / "composition.yaml"
+CONFIGURATION_GROUP = CONFIGURATION / "apis" / "controlplanegroup"
+GROUP_XRDS = (
+    GROUP_EXAMPLE / "xrd.yaml",
+    GROUP_EXAMPLE / "xrd-v1.yaml",
+    CONFIGURATION_GROUP / "definition.yaml",
+)
 
 FUNCTION_PACKAGE = "xpkg.upbound.io/upbound/function-upbound-environment"
 CONFIGURATION_PACKAGE = "xpkg.upbound.io/upbound/configuration-upbound-environment"
@@ -114,8 +124,13 @@ def dependency_package(dep: dict[str, Any]) -> str:
 
 
 def compositions() -> list[Path]:
-    """Both Composition files: the source and the Configuration's copy."""
-    return [COMPOSITION, CONFIGURATION_COMPOSITION]
+    """Every Composition file: each source and the Configuration's copy."""
+    return [
+        COMPOSITION,
+        CONFIGURATION_COMPOSITION,
+        GROUP_COMPOSITION,
+        CONFIGURATION_GROUP / "composition.yaml",
+    ]
 
 
 def composition_step(path: Path) -> dict[str, Any]:
@@ -327,6 +342,32 @@ def test_configuration_ships_an_exact_copy_of_the_example_composition() -> None:
         "one Composition: edit example/composition.yaml, then "
         "cp example/composition.yaml configuration/apis/upboundenvironment/composition.yaml"
     )
+
+
+def test_configuration_ships_an_exact_copy_of_the_group_composition() -> None:
+    copy = CONFIGURATION_GROUP / "composition.yaml"
+    assert copy.read_bytes() == GROUP_COMPOSITION.read_bytes(), (
+        f"one Composition: edit {GROUP_COMPOSITION.relative_to(ROOT)}, then copy it to "
+        f"{copy.relative_to(ROOT)}"
+    )
+
+
+def test_the_group_composition_runs_the_same_function_and_input_for_its_kind() -> None:
+    """A group resolves what its spec leaves out (a token Secret outside its namespace) from
+    its own input, so both Compositions give the function the same defaults."""
+    step, environment_step = composition_step(GROUP_COMPOSITION), composition_step(COMPOSITION)
+    assert step["functionRef"] == environment_step["functionRef"]
+    assert step["input"] == environment_step["input"]
+    composition = only(GROUP_COMPOSITION)
+    assert composition["spec"]["compositeTypeRef"] == {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": "ControlPlaneGroup",
+    }
+    for path in GROUP_XRDS:
+        xrd = only(path)
+        assert xrd["spec"]["names"]["kind"] == "ControlPlaneGroup", path
+        assert xrd["spec"]["defaultCompositionRef"] == {"name": composition["metadata"]["name"]}
+    resolve.parse(only(GROUP_EXAMPLE / "xr.yaml"), step["input"])
 
 
 @pytest.mark.parametrize("path", compositions(), ids=lambda p: p.relative_to(ROOT).as_posix())
