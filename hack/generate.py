@@ -73,7 +73,7 @@ _CONTROL_PLANE_COLUMNS = (
 
 UPBOUND_ENVIRONMENT = XrKind(
     kind="UpboundEnvironment",
-    plural="xupboundenvironments",
+    plural="upboundenvironments",
     spec=environment.EnvironmentSpec,
     status=environment.EnvironmentStatus,
     description="An Upbound organization's environment, run from Git: control plane "

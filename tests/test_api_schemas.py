@@ -130,7 +130,9 @@ def test_xrds_name_and_scope() -> None:
     assert "scope" not in v1["spec"]
     assert "claimNames" not in v1["spec"]
     for xrd in (v2, v1):
-        assert xrd["metadata"]["name"] == "xupboundenvironments.platform.upbound.io"
+        assert xrd["metadata"]["name"] == "upboundenvironments.platform.upbound.io"
+        # `kubectl get upboundenvironments` resolves: the plural is the kind's (no claims in v2).
+        assert xrd["spec"]["names"]["plural"] == xrd["spec"]["names"]["kind"].lower() + "s"
         assert xrd["metadata"]["name"] == f"{xrd['spec']['names']['plural']}.{xrd['spec']['group']}"
         assert xrd["spec"]["names"]["kind"] == "UpboundEnvironment"
         (version,) = xrd["spec"]["versions"]

@@ -33,7 +33,7 @@ from hack import render as hack_render
 from tests import environments
 from tests import factories as f
 from tests.crossplane_cli import FUNCTIONS, ROOT, CliRender, CrossplaneCLI, write_yaml
-from tests.schemas import assert_valid, crds_dir
+from tests.schemas import assert_valid, reference_root
 from tests.server import Server
 
 EXAMPLE = ROOT / "example"
@@ -180,7 +180,7 @@ class Renderer:
         xr = yaml.safe_load(self.xr.read_text())
         outputs = sorted(self.workdir.glob("rendered-*.yaml"))
         flavour = _flavour(xr)
-        xrds = [XRDS[flavour], GROUP_XRDS[flavour], crds_dir()]
+        xrds = [XRDS[flavour], GROUP_XRDS[flavour], reference_root()]
         return self.crossplane.validate(xrds, outputs).stdout
 
 
@@ -248,7 +248,7 @@ def test_the_control_plane_group_example_renders_and_validates(
     assert all(r["severity"] != "SEVERITY_FATAL" for r in rendered.results)
     assert rendered.xr["status"]["summary"]["controlPlanes"] == 2
     output = write_yaml(tmp_path / "rendered.yaml", [rendered.xr, *rendered.composed])
-    xrds = [GROUP_XRDS["namespaced"], crds_dir()]
+    xrds = [GROUP_XRDS["namespaced"], reference_root()]
     assert "0 failure cases" in crossplane.validate(xrds, [output]).stdout
 
 
@@ -336,7 +336,7 @@ def test_validate_rejects_what_the_schemas_and_cel_rules_forbid(
     team["spec"]["forProvider"]["name"] = 42
     broken = write_yaml(tmp_path / "broken.yaml", [rendered.xr, team])
 
-    proc = crossplane.validate([XRDS["namespaced"], crds_dir()], [broken], check=False)
+    proc = crossplane.validate([XRDS["namespaced"], reference_root()], [broken], check=False)
     assert proc.returncode != 0
     assert "name is required for Cloud spaces" in proc.stdout, proc.stdout
     assert "spec.forProvider.name: Invalid value" in proc.stdout, proc.stdout
