@@ -41,6 +41,27 @@ class Observed:
             return None
         return bytes(observed.connection_details[key])
 
+    def annotation(self, name: str, key: str) -> str | None:
+        """One annotation of a composed resource; None when absent or not a string."""
+        return self.string_at(name, "metadata", "annotations", key)
+
+    def string_at(self, name: str, *path: str) -> str | None:
+        """The string at `path` in a composed resource; None when absent or of another shape."""
+        observed = self._resources.get(name)
+        if observed is None:
+            return None
+        struct = observed.resource
+        *parents, leaf = path
+        for field in parents:
+            value = struct.fields.get(field)
+            if value is None or value.WhichOneof("kind") != "struct_value":
+                return None
+            struct = value.struct_value
+        value = struct.fields.get(leaf)
+        if value is None or value.WhichOneof("kind") != "string_value":
+            return None
+        return str(value.string_value)
+
     def without(self, leave_out: Callable[[str], bool]) -> Observed:
         """A view of the same observed state without the resources `leave_out` names."""
         return Observed({n: r for n, r in self._resources.items() if not leave_out(n)})

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from function.api.controlplanegroup import ControlPlaneGroupSpec
 from function.api.environment import (
+    Access,
     ControlPlaneDefaults,
     Crossplane,
     EnvironmentSpec,
@@ -36,6 +37,7 @@ from function.validate import (
     cross_field_problems,
     group_spec_problems,
     resolved_problems,
+    robot_token_problems,
     token_secret_problems,
     validate_model,
 )
@@ -111,6 +113,7 @@ class ResolvedGroup:
     control_planes: tuple[ResolvedControlPlane, ...]
     protect: bool
     source: Group  # as the spec wrote it: what a ControlPlaneGroup of it carries
+    access: tuple[Access, ...] = ()  # sorted by team
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,14 @@ class Environment:
     # A Connected Space's (host, base64 CA) as the environment discovered them: a
     # ControlPlaneGroup's spec.ingress; None for an environment, which discovers them itself.
     ingress: tuple[str, str] | None = None
+    iam_protect: bool = True
+    # A ControlPlaneGroup's spec.teamIds: the team IDs its environment resolved; None for
+    # an environment, which reads them from its observed Teams.
+    team_ids: Mapping[str, str] | None = None
+
+    def protects(self, entry: Team | Robot | Repository) -> bool:
+        """Whether an IAM entry is protected: its own `protect`, else spec.iam.protect."""
+        return first_set(entry.protect, default=self.iam_protect)
 
     @property
     def uses_token(self) -> bool:
@@ -229,6 +240,9 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     else:
         spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
         problems.extend(cross_field_problems(raw_spec))
+        metadata = xr.get("metadata")
+        xr_namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        problems.extend(robot_token_problems(raw_spec, xr_namespace or None))
         if spec is not None and inp is not None:
             env = _resolve(xr, spec, inp)
     if env is not None and spec is not None and inp is not None:
@@ -317,7 +331,8 @@ def _resolve_groups(
         )
         # Deleting a group's namespace deletes every control plane in it.
         protect = defaults.protect or any(cp.protect for cp in cps)
-        resolved.append(ResolvedGroup(group.name, cps, protect, source=group))
+        access = tuple(sorted(group.access, key=lambda a: a.team))
+        resolved.append(ResolvedGroup(group.name, cps, protect, source=group, access=access))
     return tuple(resolved)
 
 
@@ -352,6 +367,7 @@ def _resolve_group(
         groups=groups,
         release=spec.release,
         ingress=ingress,
+        team_ids=dict(spec.team_ids),
     )
 
 
@@ -409,4 +425,5 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         control_plane_defaults=defaults,
         sharding=spec.sharding,
         xr_token_secret_ref=spec.argocd.token_secret_ref,
+        iam_protect=spec.iam.protect,
     )

@@ -11,7 +11,7 @@ from crossplane.function import response
 from crossplane.function.resource import Condition
 
 from function import structs
-from function.compose import argocd, controlplanes, shards
+from function.compose import access, argocd, controlplanes, shards
 from function.compose.common import Composition
 from function.observed import Observed
 from function.resolve import GROUP_KIND, Environment
@@ -30,7 +30,11 @@ def write(
     xr_status = rsp.desired.composite.resource.fields["status"]
     if xr_status.WhichOneof("kind") != "struct_value":
         xr_status.struct_value.Clear()
-    written: dict[str, Any] = {"controlPlanes": entries, "summary": summary(env, entries)}
+    written: dict[str, Any] = {
+        "controlPlanes": entries,
+        "access": group_access(env, observed, out),
+        "summary": summary(env, entries),
+    }
     if env.xr_kind == GROUP_KIND:
         written["released"] = shards.released(env, observed)
     structs.write(xr_status.struct_value, written)
@@ -78,6 +82,26 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
                 "server": (cluster and cluster.server) or argocd.server_url(env, cp),
                 "argoCluster": cluster.cluster_name if cluster else "",
             }
+        )
+    return entries
+
+
+def group_access(env: Environment, observed: Observed, out: Composition) -> list[dict[str, Any]]:
+    """One status entry per group with access that the XR composes itself.
+
+    Each says whether its binding is ready or what it waits for; a sharded group's is in
+    its ControlPlaneGroup's status.
+    """
+    waiting = {w.name: w.reason for w in out.waiting}
+    entries = []
+    for group in shards.own_groups(env, observed):
+        if not group.access:
+            continue
+        name = access.name_of(group.name)
+        ready = observed.ready(name)
+        message = waiting.get(name) or ("Ready" if ready else "waiting for the binding to be ready")
+        entries.append(
+            {"group": group.name, "ready": ready and name not in waiting, "message": message}
         )
     return entries
 

@@ -23,6 +23,8 @@ from function.api.types import (
     DNS_SUBDOMAIN,
     LABEL_KEY,
     LABEL_VALUE,
+    UPBOUND_ID,
+    UUID,
     Model,
 )
 
@@ -88,6 +90,9 @@ PATTERN_HINTS = {
     LABEL_VALUE: "must be a Kubernetes label value: up to 63 letters, digits, '-', '_', '.'",
     r"^[0-9][0-9A-Za-z.+-]*$": "must be a Crossplane version such as 1.20.1-up.1, "
     "without a leading 'v'",
+    UPBOUND_ID: "must be an Upbound ID as `up team list` prints it: letters, digits and "
+    "single inner dashes",
+    UUID: "must be a robot's ID, a UUID as `up robot list` prints it",
 }
 
 
@@ -139,16 +144,45 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
         if isinstance(member_of, list) and len(set(map(str, member_of))) < len(member_of):
             problems.append(f"spec.iam.robots[{ri}].teams: lists a team more than once")
     for ri, repository in repositories:
-        grants = _items(repository.get("permissions"))
-        for pi, grant in grants:
-            team = grant.get("team")
-            if isinstance(team, str) and team not in known:
-                path = f"spec.iam.repositories[{ri}].permissions[{pi}].team"
-                problems.append(f"{path}: unknown team {team!r}; add it to spec.iam.teams")
-        granted = [g.get("team") for _, g in grants]
-        if len(set(map(str, granted))) < len(granted):
-            path = f"spec.iam.repositories[{ri}].permissions"
-            problems.append(f"{path}: grants a team more than once; give each team one entry")
+        problems += _team_entries(
+            f"spec.iam.repositories[{ri}].permissions",
+            _items(repository.get("permissions")),
+            known,
+            "grants a team more than once; give each team one entry",
+        )
+    for gi, group in groups:
+        problems += _team_entries(
+            f"spec.groups[{gi}].access",
+            _items(group.get("access")),
+            known,
+            "names a team more than once; give each team one role",
+        )
+    problems += _token_name_problems(robots)
+    return problems
+
+
+def _team_entries(
+    path: str, entries: list[tuple[int, Mapping[str, Any]]], known: set[str], repeated: str
+) -> list[str]:
+    """Entries that name a team (permissions, access): each a known team, each team once."""
+    problems: list[str] = []
+    for i, entry in entries:
+        team = entry.get("team")
+        if isinstance(team, str) and team not in known:
+            problems.append(f"{path}[{i}].team: unknown team {team!r}; add it to spec.iam.teams")
+    teams = [str(e.get("team")) for _, e in entries]
+    if len(set(teams)) < len(teams):
+        problems.append(f"{path}: {repeated}")
+    return problems
+
+
+def _token_name_problems(robots: list[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    """Token names are unique per robot."""
+    problems: list[str] = []
+    for ri, robot in robots:
+        tokens = _items(robot.get("tokens"))
+        names = ((i, t.get("name")) for i, t in tokens)
+        problems += _duplicates(f"spec.iam.robots[{ri}].tokens", names, "token")
     return problems
 
 
@@ -242,3 +276,33 @@ def _unused_ref(layer: str, path: str) -> str:
         f"(the default): set {layer}.argocd.credentials: ClusterSecret to keep reading this "
         "Secret, or remove the field and give Argo CD its own UP_TOKEN (docs/credentials.md)"
     )
+
+
+def robot_token_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> list[str]:
+    """Robot token Secrets: in namespaces the XR may name, and one token per Secret.
+
+    Args:
+        spec: The raw spec.
+        xr_namespace: The XR's namespace, None for a cluster-scoped XR.
+    """
+    problems: list[str] = []
+    iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
+    writers: dict[tuple[Any, Any], str] = {}
+    for ri, robot in _items(iam.get("robots")):
+        for ti, token in _items(robot.get("tokens")):
+            ref = token.get("secretRef")
+            if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
+                continue  # a shape problem, reported by the model
+            path = f"spec.iam.robots[{ri}].tokens[{ti}].secretRef"
+            namespace = ref.get("namespace") if isinstance(ref.get("namespace"), str) else None
+            problem = credentials.namespace_problem(f"{path}.namespace", namespace, xr_namespace)
+            if problem:
+                problems.append(problem)
+            where = (namespace or xr_namespace, ref["name"])
+            if where in writers:
+                problems.append(
+                    f"{path}.name: Secret {ref['name']!r} is also written by "
+                    f"{writers[where]}; give each token its own Secret"
+                )
+            writers.setdefault(where, path)
+    return problems

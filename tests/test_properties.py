@@ -23,6 +23,7 @@ from crossplane.function import resource
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from function.compose.iam import is_team_id
 from function.fn import FunctionRunner
 from function.resolve import SpecError, parse
 from tests import factories as f
@@ -94,12 +95,26 @@ space = st.one_of(
 @st.composite
 def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
     """Teams, robots in some of them, repositories granting some of them."""
-    team = st.fixed_dictionaries({"name": dns_label}, optional={"description": unicode_text})
+    upbound_id = st.uuids().map(str)
+    team = st.fixed_dictionaries(
+        {"name": dns_label},
+        optional={
+            "description": unicode_text,
+            "externalName": upbound_id,
+            "protect": st.booleans(),
+        },
+    )
     teams = draw(unique_by_name(team, max_size))
     names = [t["name"] for t in teams]
     some_teams = st.lists(st.sampled_from(names), unique=True) if names else st.just([])
     robot = st.fixed_dictionaries(
-        {"name": dns_label}, optional={"description": unicode_text, "teams": some_teams}
+        {"name": dns_label},
+        optional={
+            "description": unicode_text,
+            "teams": some_teams,
+            "externalName": upbound_id,
+            "protect": st.booleans(),
+        },
     )
     permission = st.sampled_from(["admin", "read", "write", "view"])
     grants = some_teams.flatmap(
@@ -109,13 +124,37 @@ def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
     )
     repository = st.fixed_dictionaries(
         {"name": dns_label},
-        optional={"public": st.booleans(), "publish": st.booleans(), "permissions": grants},
+        optional={
+            "public": st.booleans(),
+            "publish": st.booleans(),
+            "permissions": grants,
+            "protect": st.booleans(),
+        },
     )
+    robots = draw(unique_by_name(robot, max_size))
+    for i, entry in enumerate(robots):
+        names = draw(st.lists(short_label, max_size=2, unique=True))
+        tokens = [{"name": n, "secretRef": {"name": f"token-{i}-{j}"}} for j, n in enumerate(names)]
+        if tokens:
+            entry["tokens"] = tokens
     return {
+        **draw(optional(protect=st.booleans())),
         "teams": teams,
-        "robots": draw(unique_by_name(robot, max_size)),
+        "robots": robots,
         "repositories": draw(unique_by_name(repository, max_size)),
     }
+
+
+@st.composite
+def with_access(draw: st.DrawFn, spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with some of its teams given roles on some of its groups."""
+    names = [t["name"] for t in spec["iam"]["teams"]]
+    for group in spec["groups"] if names else []:
+        teams = draw(st.lists(st.sampled_from(names), unique=True, max_size=3))
+        roles = st.sampled_from(["viewer", "editor", "admin"])
+        if teams:
+            group["access"] = [{"team": t, "role": draw(roles)} for t in teams]
+    return spec
 
 
 def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any]]:
@@ -153,6 +192,7 @@ def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any
         )
         .map(_credentials)
         .filter(_argo_names_unique)
+        .flatmap(with_access)
     )
 
 
@@ -431,7 +471,8 @@ OBSERVED_KEYS = [
     *("atProvider", "data", "ingress-host", "ingress-ca"),
 ]
 OBSERVED_NAMES = [
-    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress")
+    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress"),
+    *("team.platform", "access.dev", "robot-token.ci.ci", "repository-permission.configs.app-team"),
 ]
 RUNNER = FunctionRunner()
 
@@ -494,6 +535,32 @@ def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, A
         assert len(rsp.desired.resources) == 0
     else:
         assert "group.dev" in rsp.desired.resources
+
+
+@given(
+    # Marked garbage (never an ID, never otherwise in a status), or near-IDs of any length.
+    external_name=st.text(max_size=120).map(lambda t: f"~{t}")
+    | st.from_regex(r"\A[a-z0-9-]{1,120}\Z"),
+    namespace=flavours,
+)
+def test_any_observed_team_external_name_never_reaches_a_binding(
+    external_name: str, namespace: str | None
+) -> None:
+    """Whatever an observed Team carries as its external name, the binding names only IDs
+    that fit the ObjectRoleBinding's subject pattern, or waits; garbage is never quoted."""
+    xr = f.xr(namespace=namespace)
+    observed = f.observe(f.desired(f.settle(xr)[0]))
+    team = resource.struct_to_dict(observed["team.platform"].resource)
+    team["metadata"]["annotations"][f.EXTERNAL_NAME] = external_name
+    observed["team.platform"] = fnv1.Resource(resource=resource.dict_to_struct(team))
+    rsp = run(f.request(xr, observed=observed))
+    assert_composes_validly(rsp)
+    subjects = f.manifest(f.desired(rsp)["access.dev"])["spec"]["subjects"]
+    assert external_name not in {s["name"] for s in subjects} or is_team_id(external_name)
+    status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
+    if external_name.startswith("~"):
+        assert external_name not in str(status)
+        assert all(external_name not in r.message for r in rsp.results)
 
 
 @settings(max_examples=6)

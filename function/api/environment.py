@@ -14,11 +14,13 @@ from pydantic import ConfigDict, Field, StringConstraints
 from function.api.types import (
     BASE64_PATTERN,
     HOST_PATTERN,
+    MAX_ACCESS,
     MAX_CONTROL_PLANES_PER_GROUP,
     MAX_GROUPS,
     MAX_IAM_ENTRIES,
     MAX_PERMISSIONS,
     MAX_ROBOT_TEAMS,
+    MAX_TOKENS,
     NO_LEADING_V,
     NO_SECRET_TYPE_LABEL,
     ApiHost,
@@ -26,6 +28,8 @@ from function.api.types import (
     Channel,
     CrossplaneVersion,
     DnsLabel,
+    DnsSubdomain,
+    GroupRole,
     Labels,
     Model,
     PemBundle,
@@ -34,6 +38,8 @@ from function.api.types import (
     SecretKeyRef,
     SpaceType,
     UpboundDomain,
+    UpboundId,
+    Uuid,
     space_types,
     unique_by,
 )
@@ -195,6 +201,15 @@ class ControlPlane(Model):
     )
 
 
+class Access(Model):
+    """A team's role on a group (Upbound RBAC), granted with an ObjectRoleBinding."""
+
+    team: DnsLabel = Field(description="A team in spec.iam.teams.")
+    role: GroupRole = Field(
+        description="viewer, editor or admin: the team's Upbound RBAC role on the group."
+    )
+
+
 class Group(Model):
     """A control plane group: a namespace in the Space."""
 
@@ -206,6 +221,16 @@ class Group(Model):
         description="The group's control planes.",
         max_length=MAX_CONTROL_PLANES_PER_GROUP,
         json_schema_extra=unique_by("name", "control plane names in a group"),
+    )
+    access: list[Access] = Field(
+        default_factory=list,
+        description="Teams' roles on the group: one ObjectRoleBinding in the group's "
+        "namespace binds each team, by its Upbound ID, once the Team has one (or "
+        "spec.iam.teams[].externalName gives it). Takes effect where the Space enforces "
+        "Upbound RBAC (Cloud; self-hosted with Upbound RBAC enabled). Removing an entry "
+        "revokes the role.",
+        max_length=MAX_ACCESS,
+        json_schema_extra=unique_by("team", "teams in access"),
     )
 
 
@@ -261,12 +286,44 @@ class Argo(Model):
     )
 
 
+_PROTECT_IAM = (
+    "Overrides spec.iam.protect for this entry. Removing an unprotected entry deletes it in "
+    "Upbound."
+)
+
+
 class Team(Model):
     """An Upbound team."""
 
     name: DnsLabel = Field(description="The team's name in the organization.")
     description: str = Field(
         "", description="Informational only: provider-upbound's Team has no description field."
+    )
+    external_name: UpboundId | None = Field(
+        None,
+        description="The Upbound ID of an existing team to adopt instead of creating one "
+        "(crossplane.io/external-name). Group access uses it at once.",
+    )
+    protect: bool | None = Field(None, description=_PROTECT_IAM)
+
+
+class TokenSecretRef(Model):
+    """The Secret a robot token is written to."""
+
+    name: DnsSubdomain = Field(description="The Secret's name.")
+    namespace: DnsLabel | None = Field(
+        None,
+        description="The Secret's namespace. A namespaced XR: only its own (the default). A "
+        "cluster-scoped XR: any; default the function input's connectionSecretNamespace.",
+    )
+
+
+class RobotToken(Model):
+    """An API token of a robot, written to a Secret (key `token`) that the function never reads."""
+
+    name: DnsLabel = Field(description="The token's name, unique per robot.")
+    secret_ref: TokenSecretRef = Field(
+        description="The Secret provider-upbound writes the token to, under key token."
     )
 
 
@@ -282,6 +339,22 @@ class Robot(Model):
         description="Teams the robot joins; each must be in spec.iam.teams.",
         max_length=MAX_ROBOT_TEAMS,
         json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    external_name: Uuid | None = Field(
+        None,
+        description="The ID (a UUID) of an existing robot to adopt instead of creating one "
+        "(crossplane.io/external-name).",
+    )
+    protect: bool | None = Field(
+        None,
+        description=_PROTECT_IAM + " Its team memberships and tokens follow it: kept when "
+        "the robot is, revoked when only they are removed.",
+    )
+    tokens: list[RobotToken] = Field(
+        default_factory=list,
+        description="API tokens of the robot, each written to a Secret.",
+        max_length=MAX_TOKENS,
+        json_schema_extra=unique_by("name", "token names of a robot"),
     )
 
 
@@ -308,11 +381,22 @@ class Repository(Model):
         max_length=MAX_PERMISSIONS,
         json_schema_extra=unique_by("team", "teams in permissions"),
     )
+    protect: bool | None = Field(
+        None,
+        description=_PROTECT_IAM + " Deleting a repository deletes its packages. Its "
+        "permissions follow it.",
+    )
 
 
 class Iam(Model):
     """Upbound IAM: teams, robots and repositories, composed with provider-upbound."""
 
+    protect: bool = Field(
+        True,
+        description="Orphan, never delete, teams, robots and repositories (and what they "
+        "own) when the XR or the entry goes away. Apart from controlPlaneDefaults.protect: "
+        "these are organization-wide and a repository holds packages.",
+    )
     teams: list[Team] = Field(
         default_factory=list,
         description="Teams of the organization.",
@@ -391,6 +475,14 @@ class ControlPlaneStatus(Model):
     argo_cluster: str = Field("", description="Its Argo CD cluster name, once registered.")
 
 
+class AccessStatus(Model):
+    """One group's access binding: whether it is in place, or what it waits for."""
+
+    group: str = Field("", description="The group.")
+    ready: bool = Field(False, description="Whether its ObjectRoleBinding's Object is ready.")
+    message: str = Field("", description="Ready, or what it waits for (a group, a team's ID).")
+
+
 class Summary(Model):
     """Counts of what the environment holds, for `kubectl get` columns."""
 
@@ -407,5 +499,8 @@ class EnvironmentStatus(Model):
 
     control_planes: list[ControlPlaneStatus] = Field(
         default_factory=list, description="Every control plane, by group then name."
+    )
+    access: list[AccessStatus] = Field(
+        default_factory=list, description="Every group with access, by name."
     )
     summary: Summary = Field(Summary(), description="Counts of what the environment holds.")

@@ -48,6 +48,15 @@ BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
 Channel = Literal["None", "Patch", "Stable", "Rapid"]
 SpaceType = Literal["Cloud", "Connected", "Disconnected"]
 RepositoryPermission = Literal["admin", "read", "write", "view"]
+GroupRole = Literal["viewer", "editor", "admin"]
+# An ObjectRoleBinding subject's name, a team's Upbound ID: 2-100 letters, digits and single
+# inner dashes. The CRD writes it as ^([a-zA-Z0-9]+-?)+[a-zA-Z0-9]$, which backtracks
+# exponentially on a near miss in Python's `re`; this equivalent (with the length) does not.
+UPBOUND_ID = r"^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$"
+UpboundId = Annotated[str, StringConstraints(pattern=UPBOUND_ID, min_length=2, max_length=100)]
+# provider-upbound parses a Robot's external name as a UUID.
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Uuid = Annotated[str, StringConstraints(pattern=UUID)]
 # How Argo CD gets the Upbound token for `up org token` (docs/credentials.md).
 ArgoCredentials = Literal["Environment", "ClusterSecret"]
 # The root Upbound domain that `up` talks to (its UP_DOMAIN), as an https URL.
@@ -76,6 +85,8 @@ MAX_CONTROL_PLANES_PER_GROUP = 100
 MAX_IAM_ENTRIES = 200
 MAX_PERMISSIONS = 50
 MAX_ROBOT_TEAMS = 50
+MAX_ACCESS = 50
+MAX_TOKENS = 20
 
 
 def unique_by(key: str, what: str) -> dict[str, Any]:

@@ -19,7 +19,16 @@ from dataclasses import replace
 
 from pydantic import SecretStr
 
-from function.compose import argocd, controlplanes, groups, iam, ingress, shards
+from function.compose import (
+    access,
+    argocd,
+    controlplanes,
+    groups,
+    iam,
+    ingress,
+    repositories,
+    shards,
+)
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
@@ -27,10 +36,15 @@ from function.resolve import GROUP_KIND, Environment
 
 Builder = Callable[[Context], Composition]
 # Builders of what belongs to one control plane group: a ControlPlaneGroup runs these.
-GROUP_BUILDERS: tuple[Builder, ...] = (groups.build, controlplanes.build, argocd.build)
+GROUP_BUILDERS: tuple[Builder, ...] = (
+    groups.build,
+    controlplanes.build,
+    argocd.build,
+    access.build,
+)
 # Builders of what belongs to the whole environment (the Space's ingress, IAM): only an
 # UpboundEnvironment runs them, over all its groups, sharded or not.
-ENVIRONMENT_BUILDERS: tuple[Builder, ...] = (ingress.build, iam.build)
+ENVIRONMENT_BUILDERS: tuple[Builder, ...] = (ingress.build, iam.build, repositories.build)
 # Every builder.
 BUILDERS = GROUP_BUILDERS + ENVIRONMENT_BUILDERS
 
@@ -59,6 +73,7 @@ def compose(
         observed=observed,
         token=token,
         token_problem=token_problem,
+        team_ids=env.team_ids if env.team_ids is not None else iam.team_ids(env, observed),
     )
     if env.xr_kind != GROUP_KIND:
         return shards.compose_environment(ctx, GROUP_BUILDERS, ENVIRONMENT_BUILDERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,8 @@ class Context:
     The token is None unless the XR's own groups use it (`compose.uses_token`) and Crossplane
     supplied a usable Secret; `token_problem` says what is wrong with the Secret (naming it
     and the fix, never its content). A builder that needs another input gets a field here.
+    `team_ids` maps a team's name to its Upbound ID, for the teams whose ID is known
+    (function/compose/iam.py `team_ids`; a ControlPlaneGroup gets them in its spec).
     """
 
     env: Environment
@@ -84,6 +87,7 @@ class Context:
     observed: Observed
     token: SecretStr | None = None
     token_problem: str | None = None
+    team_ids: Mapping[str, str] = field(default_factory=dict)
 
     def reference(self, composition_resource_name: str) -> dict[str, str]:
         """A reference to another composed resource, by its metadata.name."""
