@@ -182,6 +182,7 @@ def assert_status(
                 "group": group,
                 "name": name,
                 "ready": True,
+                "registered": True,
                 "message": "Ready",
                 "server": server,
                 "argoCluster": cluster,
@@ -195,6 +196,6 @@ def assert_status(
             assert config["tlsClientConfig"]["caData"] == f.CA_DATA.decode()
     assert status["controlPlanes"] == expected
     conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["ControlPlanesReady"]["status"] == "True"
-    assert conditions["Ready"]["status"] == "True"
+    for typ in ("ControlPlanesReady", "ClustersRegistered", "IAMReady", "Ready"):
+        assert conditions[typ]["status"] == "True", conditions[typ]
     assert base64.b64encode(f.TOKEN.encode()).decode() not in json.dumps(status)
