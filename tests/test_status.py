@@ -1,8 +1,7 @@
 """The XR's status, its conditions, the results and the TTL, from what was composed.
 
-Table-driven: each case has a reason, its input and what it wants. The last tests run the
-real server through reconcile rounds and check that the conditions and status.controlPlanes
-tell the same story as the Ready condition Crossplane derives from the same response.
+Table-driven: each case has a reason, its input and what it wants. Over the real server:
+tests/test_status_story.py.
 """
 
 from __future__ import annotations
@@ -17,9 +16,7 @@ from crossplane.function import resource, response
 
 from function import status
 from function.compose.common import ArgoCluster, Composition, Desired, Waiting
-from tests import environments
 from tests import factories as f
-from tests.server import Server
 
 CP = "controlplane.dev.ctp1"
 ARGO = "argocd-cluster.dev.ctp1"
@@ -189,19 +186,30 @@ def waits_for_group(*names: str) -> tuple[Waiting, ...]:
     return tuple(Waiting(n, f"waiting for group {n.split('.')[1]} to be ready") for n in names)
 
 
+def available(message: str) -> tuple[str, str, str]:
+    """A True condition's status, reason and message."""
+    return ("True", "Available", message)
+
+
+def waiting(message: str) -> tuple[str, str, str]:
+    """A False condition's status, reason and message."""
+    return ("False", "Waiting", message)
+
+
+def disabled(message: str) -> tuple[str, str, str]:
+    """The status, reason and message of a condition whose concern is switched off."""
+    return ("True", "Disabled", message)
+
+
 CONDITION_CASES = [
     ConditionCase(
         "everything ready: every condition True",
         ready(*EVERYTHING),
         EVERYTHING,
         want={
-            status.CONTROL_PLANES_READY: ("True", "Available", "3 of 3 control planes ready"),
-            status.CLUSTERS_REGISTERED: (
-                "True",
-                "Available",
-                "3 of 3 control planes registered with Argo CD",
-            ),
-            status.IAM_READY: ("True", "Available", "7 of 7 IAM resources ready"),
+            status.CONTROL_PLANES_READY: available("3 of 3 control planes ready"),
+            status.CLUSTERS_REGISTERED: available("3 of 3 control planes registered with Argo CD"),
+            status.IAM_READY: available("7 of 7 IAM resources ready"),
         },
     ),
     ConditionCase(
@@ -210,18 +218,14 @@ CONDITION_CASES = [
         [*GROUPS, *IAM],
         waits_for_group(*CONTROL_PLANES),
         want={
-            status.CONTROL_PLANES_READY: (
-                "False",
-                "Waiting",
+            status.CONTROL_PLANES_READY: waiting(
                 "0 of 3 control planes ready; not ready: group.dev (being created), "
                 "group.prod (being created), controlplane.dev.ctp1 (waiting for group dev "
-                "to be ready), and 2 more",
+                "to be ready), and 2 more"
             ),
-            status.IAM_READY: (
-                "False",
-                "Waiting",
+            status.IAM_READY: waiting(
                 "0 of 7 IAM resources ready; not ready: team.app-team (being created), "
-                "team.platform (being created), robot.ci (being created), and 4 more",
+                "team.platform (being created), robot.ci (being created), and 4 more"
             ),
         },
     ),
@@ -230,10 +234,8 @@ CONDITION_CASES = [
         {**ready(*GROUPS, *CONTROL_PLANES[:2]), **not_ready(CONTROL_PLANES[2])},
         [*GROUPS, *CONTROL_PLANES],
         want={
-            status.CONTROL_PLANES_READY: (
-                "False",
-                "Waiting",
-                "2 of 3 control planes ready; not ready: controlplane.prod.ctp1 (not ready yet)",
+            status.CONTROL_PLANES_READY: waiting(
+                "2 of 3 control planes ready; not ready: controlplane.prod.ctp1 (not ready yet)"
             )
         },
     ),
@@ -242,10 +244,8 @@ CONDITION_CASES = [
         ready(*GROUPS, *CONTROL_PLANES),
         [*GROUPS, *CONTROL_PLANES, "group.staging"],
         want={
-            status.CONTROL_PLANES_READY: (
-                "False",
-                "Waiting",
-                "3 of 3 control planes ready; not ready: group.staging (being created)",
+            status.CONTROL_PLANES_READY: waiting(
+                "3 of 3 control planes ready; not ready: group.staging (being created)"
             )
         },
     ),
@@ -255,11 +255,9 @@ CONDITION_CASES = [
         [*GROUPS, *CONTROL_PLANES, "controlplane.dev.old"],
         (Waiting("controlplane.dev.old", "removed from the spec; orphaning it first"),),
         want={
-            status.CONTROL_PLANES_READY: (
-                "False",
-                "Waiting",
+            status.CONTROL_PLANES_READY: waiting(
                 "3 of 3 control planes ready; not ready: controlplane.dev.old (removed from "
-                "the spec; orphaning it first)",
+                "the spec; orphaning it first)"
             )
         },
     ),
@@ -269,13 +267,11 @@ CONDITION_CASES = [
         [*GROUPS, *CONTROL_PLANES],
         tuple(Waiting(n, TOKEN_WAIT) for n in CLUSTERS),
         want={
-            status.CONTROL_PLANES_READY: ("True", "Available", "3 of 3 control planes ready"),
-            status.CLUSTERS_REGISTERED: (
-                "False",
-                "Waiting",
+            status.CONTROL_PLANES_READY: available("3 of 3 control planes ready"),
+            status.CLUSTERS_REGISTERED: waiting(
                 "0 of 3 control planes registered with Argo CD; not ready: "
                 f"argocd-cluster.dev.ctp1 ({TOKEN_WAIT}), argocd-cluster.dev.ctp2 "
-                f"({TOKEN_WAIT}), argocd-cluster.prod.ctp1 ({TOKEN_WAIT})",
+                f"({TOKEN_WAIT}), argocd-cluster.prod.ctp1 ({TOKEN_WAIT})"
             ),
         },
     ),
@@ -285,11 +281,9 @@ CONDITION_CASES = [
         CLUSTERS,
         (Waiting(CLUSTERS[0], "waiting for a usable kubeconfig"),),
         want={
-            status.CLUSTERS_REGISTERED: (
-                "False",
-                "Waiting",
+            status.CLUSTERS_REGISTERED: waiting(
                 "3 of 3 control planes registered with Argo CD; not ready: "
-                "argocd-cluster.dev.ctp1 (waiting for a usable kubeconfig)",
+                "argocd-cluster.dev.ctp1 (waiting for a usable kubeconfig)"
             )
         },
     ),
@@ -299,10 +293,8 @@ CONDITION_CASES = [
         [*GROUPS, *CONTROL_PLANES, *IAM],
         spec=f.spec(argocd={"enabled": False}),
         want={
-            status.CLUSTERS_REGISTERED: (
-                "True",
-                "Disabled",
-                "spec.argocd.enabled is false: no control plane is registered with Argo CD",
+            status.CLUSTERS_REGISTERED: disabled(
+                "spec.argocd.enabled is false: no control plane is registered with Argo CD"
             )
         },
     ),
@@ -312,12 +304,8 @@ CONDITION_CASES = [
         GROUPS,
         spec=f.spec(groups=[{"name": "dev"}, {"name": "prod"}]),
         want={
-            status.CONTROL_PLANES_READY: ("True", "Available", "0 of 0 control planes ready"),
-            status.CLUSTERS_REGISTERED: (
-                "True",
-                "Available",
-                "no control plane to register with Argo CD",
-            ),
+            status.CONTROL_PLANES_READY: available("0 of 0 control planes ready"),
+            status.CLUSTERS_REGISTERED: available("no control plane to register with Argo CD"),
         },
     ),
     ConditionCase(
@@ -325,20 +313,16 @@ CONDITION_CASES = [
         ready(*GROUPS),
         GROUPS,
         spec=f.spec(iam={}),
-        want={
-            status.IAM_READY: ("True", "Available", "no teams, robots or repositories in spec.iam")
-        },
+        want={status.IAM_READY: available("no teams, robots or repositories in spec.iam")},
     ),
     ConditionCase(
         "IAM that exists but is not ready yet, beside IAM that is",
         {**ready(*IAM[:5]), **not_ready(*IAM[5:])},
         IAM,
         want={
-            status.IAM_READY: (
-                "False",
-                "Waiting",
+            status.IAM_READY: waiting(
                 "5 of 7 IAM resources ready; not ready: repository-permission.configs.app-team "
-                "(not ready yet), repository-permission.configs.platform (not ready yet)",
+                "(not ready yet), repository-permission.configs.platform (not ready yet)"
             )
         },
     ),
@@ -460,122 +444,3 @@ def test_write(case: WriteCase) -> None:
         "repositories": 1,
     }
     assert [c["name"] for c in written["controlPlanes"]] == ["ctp1", "ctp2", "ctp1"]
-
-
-def test_every_composed_kind_has_a_concern() -> None:
-    """A new kind of composed resource must join a condition, or Ready has no explanation."""
-    names: set[str] = set()
-    for space in environments.SPACES.values():
-        names |= set(f.desired(f.everything_ready(f.xr(f.spec(space=space)))))
-    assert {n.split(".", 1)[0] for n in names} == set(CONCERN_OF)
-
-
-# --- Over gRPC: the conditions and the entries agree with Crossplane's Ready ---------------
-
-CONCERN_OF = {
-    **dict.fromkeys(status.CONTROL_PLANE_KINDS, status.CONTROL_PLANES_READY),
-    **dict.fromkeys(status.CLUSTER_KINDS, status.CLUSTERS_REGISTERED),
-    **dict.fromkeys(status.IAM_KINDS, status.IAM_READY),
-}
-
-
-def crossplane_ready(rsp: fnv1.RunFunctionResponse) -> bool:
-    """Ready as Crossplane derives it (composite.ready, else every desired resource's)."""
-    if rsp.desired.composite.ready != fnv1.READY_UNSPECIFIED:
-        return rsp.desired.composite.ready == fnv1.READY_TRUE
-    return all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
-
-
-def assert_one_story(rsp: fnv1.RunFunctionResponse) -> None:
-    """The conditions and status.controlPlanes agree with each other and with Crossplane."""
-    conditions = {c.type: c for c in rsp.conditions}
-    assert list(conditions) == CONDITIONS
-    true = {t for t, c in conditions.items() if c.status == fnv1.STATUS_CONDITION_TRUE}
-    assert (true == set(CONDITIONS)) == crossplane_ready(rsp)
-    for name, composed in rsp.desired.resources.items():
-        if composed.ready != fnv1.READY_TRUE:
-            assert CONCERN_OF[name.split(".", 1)[0]] not in true, name
-    entries = resource.struct_to_dict(rsp.desired.composite.resource)["status"]["controlPlanes"]
-    if status.CONTROL_PLANES_READY in true:
-        assert all(e["ready"] for e in entries)
-    if status.CLUSTERS_REGISTERED in true:
-        assert all(e["registered"] for e in entries)
-    for e in entries:  # every control plane of these tests is to be registered
-        assert (e["message"] == "Ready") == (e["ready"] and e["registered"]), e
-
-
-def reconcile_with_lag(server: Server, xr: dict[str, Any]) -> list[fnv1.RunFunctionResponse]:
-    """Reconcile over gRPC until everything is ready; a resource is Ready a round after it
-    first exists, so every state (being created, not ready yet, ready) shows."""
-    observed: dict[str, fnv1.Resource] = {}
-    responses = []
-    for _ in range(12):
-        rsp = server.call(f.request(xr, observed=observed))
-        assert not f.fatal(rsp), f.fatal(rsp)
-        responses.append(rsp)
-        if crossplane_ready(rsp) and set(rsp.desired.resources) == set(observed):
-            return responses
-        composed = f.desired(rsp)
-        observed = {
-            **f.observe({n: b for n, b in composed.items() if n in observed}),
-            **f.observe({n: b for n, b in composed.items() if n not in observed}, ready=False),
-        }
-    raise AssertionError("not ready after 12 rounds")
-
-
-def entries_of(rsp: fnv1.RunFunctionResponse) -> list[dict[str, Any]]:
-    """The response's status.controlPlanes."""
-    return list(resource.struct_to_dict(rsp.desired.composite.resource)["status"]["controlPlanes"])
-
-
-@pytest.mark.parametrize("flavour", ["namespaced", "cluster"])
-@pytest.mark.parametrize("space", ["Cloud", "Disconnected"])
-def test_every_round_tells_one_story_over_grpc(
-    debug_server: Server, space: str, flavour: str
-) -> None:
-    spec = f.spec(space=environments.SPACES[space])
-    xr = f.xr(spec, namespace="platform" if flavour == "namespaced" else None)
-    responses = reconcile_with_lag(debug_server, xr)
-    for rsp in responses:
-        assert_one_story(rsp)
-    first, last = responses[0], responses[-1]
-    assert [c.status for c in first.conditions] == [fnv1.STATUS_CONDITION_FALSE] * 3
-    assert [c.status for c in last.conditions] == [fnv1.STATUS_CONDITION_TRUE] * 3
-    assert {(e["message"], e["ready"], e["registered"]) for e in entries_of(last)} == {
-        ("Ready", True, True)
-    }
-    messages = {e["message"] for rsp in responses for e in entries_of(rsp)}
-    assert "ControlPlane not ready yet" in messages
-    assert "ControlPlane ready; Argo CD cluster Secret being created" in messages
-    assert "ControlPlane ready; Argo CD cluster Secret not ready yet" in messages
-
-
-@pytest.mark.parametrize(
-    ("observed_ready", "want"),
-    [(True, fnv1.READY_TRUE), (False, fnv1.READY_FALSE), (None, fnv1.READY_FALSE)],
-    ids=["observed Ready", "observed not Ready", "not observed yet"],
-)
-def test_each_kind_is_ready_as_observed_over_grpc(
-    debug_server: Server, observed_ready: bool | None, want: int
-) -> None:
-    """Every kind's `ready` is its observed Ready condition, which its provider sets.
-
-    Not observed yet: the groups and control planes are observed Ready, so that the Argo CD
-    cluster Secrets are composed too; everything else must be not ready.
-    """
-    xr = f.xr()
-    everything = f.desired(f.everything_ready(xr))
-    prerequisites = {n for n in everything if n.startswith(("group.", "controlplane."))}
-    if observed_ready is None:
-        observed = f.observe({n: everything[n] for n in prerequisites})
-    else:
-        observed = f.observe(everything, ready=observed_ready)
-    rsp = debug_server.call(f.request(xr, observed=observed))
-    checked = {
-        n: c
-        for n, c in rsp.desired.resources.items()
-        if observed_ready is not None or n not in prerequisites
-    }
-    assert {c.ready for c in checked.values()} == {want}
-    kinds = {resource.struct_to_dict(c.resource)["kind"] for c in checked.values()}
-    assert kinds == {"Object", "Team", "Robot", "RobotTeamMembership", "Repository", "Permission"}
