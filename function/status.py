@@ -16,7 +16,6 @@ server URLs are written: never a token or a kubeconfig.
 """
 
 import datetime
-from dataclasses import dataclass
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -25,7 +24,7 @@ from crossplane.function.resource import Condition
 
 from function import structs
 from function.compose import argocd, controlplanes, groups, iam
-from function.compose.common import Composition
+from function.compose.common import Composition, Desired, Waiting
 from function.observed import Observed
 from function.resolve import Environment
 
@@ -33,23 +32,19 @@ CONTROL_PLANES_READY = "ControlPlanesReady"
 CLUSTERS_REGISTERED = "ClustersRegistered"
 IAM_READY = "IAMReady"
 
-# The composition resource name prefixes (builders' KINDs) of each concern.
-CONTROL_PLANE_KINDS = frozenset({groups.KIND, controlplanes.KIND})
-CLUSTER_KINDS = frozenset({argocd.KIND})
-IAM_KINDS = frozenset(
-    {iam.TEAM, iam.ROBOT, iam.ROBOT_MEMBERSHIP, iam.REPOSITORY, iam.REPOSITORY_PERMISSION}
-)
-
+# The condition that covers each kind of composed resource (a builder's KIND: the prefix of
+# its composition resource names). A new kind needs its entry (tests/test_status_story.py).
+CONCERN_OF = {
+    groups.KIND: CONTROL_PLANES_READY,
+    controlplanes.KIND: CONTROL_PLANES_READY,
+    argocd.KIND: CLUSTERS_REGISTERED,
+    **dict.fromkeys(
+        (iam.TEAM, iam.ROBOT, iam.ROBOT_MEMBERSHIP, iam.REPOSITORY, iam.REPOSITORY_PERMISSION),
+        IAM_READY,
+    ),
+}
 _MAX_LISTED = 10  # in the Normal result
 _FIRST_FEW = 3  # in a condition's message, as many as Crossplane lists in Ready's
-
-
-@dataclass(frozen=True, slots=True)
-class Unready:
-    """A composed resource that is not ready, or not composed yet, and why."""
-
-    name: str
-    why: str
 
 
 def write(
@@ -66,11 +61,12 @@ def write(
     structs.write(
         xr_status.struct_value, {"controlPlanes": entries, "summary": summary(env, entries)}
     )
+    parts = by_concern(out)
     response.set_conditions(
         rsp,
-        control_planes_condition(entries, observed, out),
-        clusters_condition(env, entries, observed, out),
-        iam_condition(observed, out),
+        control_planes_condition(entries, observed, parts[CONTROL_PLANES_READY]),
+        clusters_condition(env, entries, observed, parts[CLUSTERS_REGISTERED]),
+        iam_condition(observed, parts[IAM_READY]),
     )
     for warning in out.warnings:
         response.warning(rsp, warning)
@@ -98,6 +94,7 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
         name, argo = controlplanes.name_of(cp), argocd.name_of(cp)
         ready = observed.ready(name)
         registers = env.argocd.enabled and cp.register
+        registered = registers and observed.ready(argo)
         cluster = out.clusters.get((cp.group, cp.name))
         if name in waiting:
             message = waiting[name]
@@ -105,7 +102,7 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
             message = f"ControlPlane {progress(observed, name)}"
         elif argo in waiting:
             message = f"ControlPlane ready; Argo CD cluster Secret {waiting[argo]}"
-        elif registers and not observed.ready(argo):
+        elif registers and not registered:
             message = f"ControlPlane ready; Argo CD cluster Secret {progress(observed, argo)}"
         else:
             message = "Ready"
@@ -114,7 +111,7 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
                 "group": cp.group,
                 "name": cp.name,
                 "ready": ready,
-                "registered": registers and observed.ready(argo),
+                "registered": registered,
                 "message": message,
                 "server": (cluster and cluster.server) or argocd.server_url(env, cp),
                 "argoCluster": cluster.cluster_name if cluster else "",
@@ -135,17 +132,31 @@ def summary(env: Environment, entries: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
+def by_concern(out: Composition) -> dict[str, Composition]:
+    """The desired and waiting resources of each concern, by condition type, in one pass."""
+    parts = {typ: Composition() for typ in CONCERN_OF.values()}
+    for d in out.desired:
+        concern = CONCERN_OF.get(d.name.partition(".")[0])
+        if concern is not None:
+            parts[concern].desired.append(d)
+    for w in out.waiting:
+        concern = CONCERN_OF.get(w.name.partition(".")[0])
+        if concern is not None:
+            parts[concern].waiting.append(w)
+    return parts
+
+
 def control_planes_condition(
-    entries: list[dict[str, Any]], observed: Observed, out: Composition
+    entries: list[dict[str, Any]], observed: Observed, part: Composition
 ) -> Condition:
     """ControlPlanesReady: every group and ControlPlane is ready, and none waits."""
     ready = sum(1 for e in entries if e["ready"])
     headline = f"{ready} of {len(entries)} control planes ready"
-    return _condition(CONTROL_PLANES_READY, headline, unready(observed, out, CONTROL_PLANE_KINDS))
+    return _condition(CONTROL_PLANES_READY, headline, observed, unready(part))
 
 
 def clusters_condition(
-    env: Environment, entries: list[dict[str, Any]], observed: Observed, out: Composition
+    env: Environment, entries: list[dict[str, Any]], observed: Observed, part: Composition
 ) -> Condition:
     """ClustersRegistered: every control plane to register has a ready Argo CD cluster Secret."""
     if not env.argocd.enabled:
@@ -158,36 +169,29 @@ def clusters_condition(
         if asked
         else "no control plane to register with Argo CD"
     )
-    return _condition(CLUSTERS_REGISTERED, headline, unready(observed, out, CLUSTER_KINDS))
+    return _condition(CLUSTERS_REGISTERED, headline, observed, unready(part))
 
 
-def iam_condition(observed: Observed, out: Composition) -> Condition:
+def iam_condition(observed: Observed, part: Composition) -> Condition:
     """IAMReady: every team, robot, membership, repository and permission is ready."""
-    names = {d.name for d in out.desired} | {w.name for w in out.waiting}
-    total = sum(1 for name in names if _kind(name) in IAM_KINDS)
-    not_ready = unready(observed, out, IAM_KINDS)
+    total = len({d.name for d in part.desired} | {w.name for w in part.waiting})
+    not_ready = unready(part)
     headline = (
         f"{total - len(not_ready)} of {total} IAM resources ready"
         if total
         else "no teams, robots or repositories in spec.iam"
     )
-    return _condition(IAM_READY, headline, not_ready)
+    return _condition(IAM_READY, headline, observed, not_ready)
 
 
-def unready(observed: Observed, out: Composition, kinds: frozenset[str]) -> list[Unready]:
-    """The composed resources of some kinds that are not ready, and why.
+def unready(part: Composition) -> list[Desired | Waiting]:
+    """The composed resources of a concern that are not ready, in the order to name them.
 
-    First those composed but not ready (what is in progress), then those that wait (on them),
-    each in the builders' order.
+    First those composed but not ready (what is in progress), then those that wait (on
+    them), each in the builders' order.
     """
-    waiting = [w for w in out.waiting if _kind(w.name) in kinds]
-    held = {w.name for w in waiting}
-    in_progress = [
-        Unready(d.name, progress(observed, d.name))
-        for d in out.desired
-        if not d.ready and d.name not in held and _kind(d.name) in kinds
-    ]
-    return in_progress + [Unready(w.name, w.reason) for w in waiting]
+    held = {w.name for w in part.waiting}
+    return [d for d in part.desired if not d.ready and d.name not in held] + part.waiting
 
 
 def progress(observed: Observed, name: str) -> str:
@@ -195,21 +199,21 @@ def progress(observed: Observed, name: str) -> str:
     return "not ready yet" if observed.exists(name) else "being created"
 
 
-def _condition(typ: str, headline: str, not_ready: list[Unready]) -> Condition:
+def _condition(
+    typ: str, headline: str, observed: Observed, not_ready: list[Desired | Waiting]
+) -> Condition:
     """True (Available) when nothing is unready; else False (Waiting), naming the first few."""
     if not not_ready:
         return Condition(typ=typ, status="True", reason="Available", message=headline)
-    listed = [f"{u.name} ({u.why})" for u in not_ready[:_FIRST_FEW]]
+    listed = [
+        f"{r.name} ({r.reason if isinstance(r, Waiting) else progress(observed, r.name)})"
+        for r in not_ready[:_FIRST_FEW]
+    ]
     more = len(not_ready) - _FIRST_FEW
     if more > 0:
         listed.append(f"and {more} more")
     message = f"{headline}; not ready: {', '.join(listed)}"
     return Condition(typ=typ, status="False", reason="Waiting", message=message)
-
-
-def _kind(composition_resource_name: str) -> str:
-    """The builder's KIND of a composition resource name (its prefix before the first dot)."""
-    return composition_resource_name.split(".", 1)[0]
 
 
 def waiting_message(out: Composition) -> str:

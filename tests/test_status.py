@@ -335,12 +335,17 @@ def test_conditions(case: ConditionCase) -> None:
     desired = [Desired(n, {}, case.observed.get(n, False)) for n in case.desired]
     out = Composition(desired=desired, waiting=list(case.waiting))
     entries = status.control_planes(ctx.env, ctx.observed, out)
+    parts = status.by_concern(out)
     got = {
         c.typ: c
         for c in (
-            status.control_planes_condition(entries, ctx.observed, out),
-            status.clusters_condition(ctx.env, entries, ctx.observed, out),
-            status.iam_condition(ctx.observed, out),
+            status.control_planes_condition(
+                entries, ctx.observed, parts[status.CONTROL_PLANES_READY]
+            ),
+            status.clusters_condition(
+                ctx.env, entries, ctx.observed, parts[status.CLUSTERS_REGISTERED]
+            ),
+            status.iam_condition(ctx.observed, parts[status.IAM_READY]),
         )
     }
     for typ, want in case.want.items():

@@ -20,11 +20,6 @@ from tests import factories as f
 from tests.server import Server
 
 CONDITIONS = [status.CONTROL_PLANES_READY, status.CLUSTERS_REGISTERED, status.IAM_READY]
-CONCERN_OF = {
-    **dict.fromkeys(status.CONTROL_PLANE_KINDS, status.CONTROL_PLANES_READY),
-    **dict.fromkeys(status.CLUSTER_KINDS, status.CLUSTERS_REGISTERED),
-    **dict.fromkeys(status.IAM_KINDS, status.IAM_READY),
-}
 
 
 def test_every_composed_kind_has_a_concern() -> None:
@@ -32,7 +27,7 @@ def test_every_composed_kind_has_a_concern() -> None:
     names: set[str] = set()
     for space in environments.SPACES.values():
         names |= set(f.desired(f.everything_ready(f.xr(f.spec(space=space)))))
-    assert {n.split(".", 1)[0] for n in names} == set(CONCERN_OF)
+    assert {n.split(".", 1)[0] for n in names} == set(status.CONCERN_OF)
 
 
 def crossplane_ready(rsp: fnv1.RunFunctionResponse) -> bool:
@@ -50,7 +45,7 @@ def assert_one_story(rsp: fnv1.RunFunctionResponse) -> None:
     assert (true == set(CONDITIONS)) == crossplane_ready(rsp)
     for name, composed in rsp.desired.resources.items():
         if composed.ready != fnv1.READY_TRUE:
-            assert CONCERN_OF[name.split(".", 1)[0]] not in true, name
+            assert status.CONCERN_OF[name.split(".", 1)[0]] not in true, name
     entries = resource.struct_to_dict(rsp.desired.composite.resource)["status"]["controlPlanes"]
     if status.CONTROL_PLANES_READY in true:
         assert all(e["ready"] for e in entries)

@@ -7,7 +7,8 @@ of one of its resources, which other builders import rather than rebuild) and
 an Argo CD cluster after its ControlPlane) lives in the builder of the thing that waits,
 which asks the observed state about its prerequisite.
 
-Adding a composed kind: one module here, one line in BUILDERS, and its test.
+Adding a composed kind: one module here, one line in BUILDERS, the condition that covers
+it in function/status.py's CONCERN_OF, and its test.
 """
 
 from collections.abc import Callable
