@@ -109,7 +109,16 @@ def function_input() -> dict[str, Any]:
     return {
         "apiVersion": "upboundenvironment.fn.crossplane.io/v1beta1",
         "kind": "Input",
-        "argocd": {"namespace": "argocd"},
+        # ClusterSecret, named by the input (which may name any namespace): this function
+        # reads the token as the peer does, so both do the same work.
+        "argocd": {
+            "namespace": "argocd",
+            "credentials": "ClusterSecret",
+            "tokenSecretRef": {
+                "name": TOKEN_SECRET["metadata"]["name"],
+                "namespace": TOKEN_SECRET["metadata"]["namespace"],
+            },
+        },
         "composite": PEER_COMPOSITE,
         "step": PEER_STEP,
     }

@@ -92,17 +92,17 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return rsp
 
         token: SecretStr | None = None
+        token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
         if env.uses_token:
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
-                response.fatal(rsp, _invalid("UpboundEnvironment", [str(e)]))
-                return rsp
+                token_problem = str(e)
 
         observed = Observed(req.observed.resources)
-        out = compose(env, observed, token)
+        out = compose(env, observed, token, token_problem)
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)

@@ -51,6 +51,16 @@ class Observed:
             return {}
         return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
 
+    def status(self, name: str) -> dict[str, Any]:
+        """The observed status of a composed resource ({} when it has none)."""
+        observed = self._resources.get(name)
+        if observed is None or "status" not in observed.resource:
+            return {}
+        status = observed.resource["status"]
+        if not isinstance(status, struct_pb2.Struct):
+            return {}
+        return resource.struct_to_dict(status)
+
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is."""
         observed = resource.struct_to_dict(self._resources[name].resource)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
+from function import credentials
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
     DNS_LABEL,
@@ -26,6 +27,8 @@ from function.api.types import (
 )
 
 if TYPE_CHECKING:
+    from function.api.environment import EnvironmentSpec
+    from function.api.input import FunctionInput
     from function.resolve import Environment
 
 
@@ -155,11 +158,6 @@ def resolved_problems(env: Environment) -> list[str]:
     space = env.space
     if space.type == "Cloud" and not space.name:
         problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
-    if space.type == "Connected" and not space.host:
-        problems.append(
-            "spec.space.host: required for Connected spaces: the ingress host that "
-            "`up ctx` prints for the Space"
-        )
     for cp in env.control_planes():
         if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
             problems.append(
@@ -183,10 +181,52 @@ def _argo_problems(env: Environment) -> list[str]:
                 f"{where}: Argo CD cluster name {name!r} is also produced by another "
                 "group/control plane pair; rename one of them"
             )
-        if len(name) > 253:
-            problems.append(f"{where}: Argo CD cluster name {name!r} is longer than 253")
+        if len(env.argo_secret_name(cp)) > 253:
+            problems.append(
+                f"{where}: Argo CD cluster name {name!r} is too long: its cluster Secret's "
+                "name, the cluster name and a 9-character suffix, must fit in 253 characters"
+            )
         if ARGO_SECRET_TYPE_LABEL in cp.labels:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
         problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     return problems
+
+
+def token_secret_problems(spec: EnvironmentSpec, inp: FunctionInput, env: Environment) -> list[str]:
+    """Where the XR and the input may name the token Secret, and when they may name one.
+
+    A namespaced XR reaches only its own namespace (`credentials.namespace_problem`) and may
+    not replace a Secret that the function input names. A tokenSecretRef is read only in
+    ClusterSecret mode: one named in Environment mode is a problem rather than silently
+    unused, so that an upgrade never quietly takes Argo CD's token away.
+    """
+    problems: list[str] = []
+    xr_ref, input_ref = spec.argocd.token_secret_ref, inp.argocd.token_secret_ref
+    path = "spec.argocd.tokenSecretRef"
+    cluster_secret = env.argocd.credentials == "ClusterSecret"
+    if xr_ref is not None:
+        if input_ref is None:
+            where = credentials.namespace_problem(
+                f"{path}.namespace", xr_ref.namespace, env.xr_namespace
+            )
+            problems.extend([where] if where else [])
+        elif env.xr_namespace is not None and xr_ref != input_ref:
+            problems.append(
+                f"{path}: the Composition's function input names the token Secret, and a "
+                "namespaced UpboundEnvironment may not name another; remove this field"
+            )
+        if not cluster_secret:
+            problems.append(_unused_ref("spec", path))
+    input_cluster_secret = inp.argocd.credentials == "ClusterSecret"
+    if input_ref is not None and not cluster_secret and not input_cluster_secret:
+        problems.append(_unused_ref("input", "input.argocd.tokenSecretRef"))
+    return problems
+
+
+def _unused_ref(layer: str, path: str) -> str:
+    return (
+        f"{path}: read only with credentials ClusterSecret, and credentials is Environment "
+        f"(the default): set {layer}.argocd.credentials: ClusterSecret to keep reading this "
+        "Secret, or remove the field and give Argo CD its own UP_TOKEN (docs/credentials.md)"
+    )

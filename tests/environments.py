@@ -29,6 +29,8 @@ SPACES: dict[str, dict[str, Any]] = {
         "caBundle": f.CA_DATA.decode(),
     },
     "Disconnected": {"type": "Disconnected"},
+    # Host and CA read from the Space's ConfigMap upbound-system/ingress-public.
+    "Connected-discovered": {"type": "Connected"},
 }
 FLAVOURS = ("namespaced", "cluster")
 CONTROL_PLANES = [("dev", "ctp1"), ("dev", "ctp2"), ("prod", "ctp1")]
@@ -63,7 +65,7 @@ KINDS = {
         "Permission": "repository.upbound.io/v1alpha1",
     },
 }
-MAX_ROUNDS = 8
+MAX_ROUNDS = 10
 RESOURCE_NAME = "crossplane.io/composition-resource-name"
 # One round as Crossplane saw it: observed and desired composed resources by name.
 Round = tuple[Mapping[str, Mapping[str, Any]], Mapping[str, Mapping[str, Any]]]
@@ -112,11 +114,20 @@ def converge(reconcile: Callable[[Observed], R], *, ready_lag: int = 1) -> list[
     raise AssertionError(f"not converged in {MAX_ROUNDS} rounds: {rounds[-1][1].results}")
 
 
-def environment_xr(space: str, flavour: str) -> dict[str, Any]:
-    """The test environment for a Space type, namespaced (v2) or cluster-scoped (v1)."""
+def environment_xr(space: str, flavour: str, **overrides: Any) -> dict[str, Any]:
+    """The test environment for a Space type, namespaced (v2) or cluster-scoped (v1).
+
+    `overrides` replace top-level spec fields, e.g. argocd=f.CLUSTER_SECRET.
+    """
     return f.xr(
-        f.spec(space=SPACES[space]), namespace="platform" if flavour == "namespaced" else None
+        f.spec(space=SPACES[space], **overrides),
+        namespace="platform" if flavour == "namespaced" else None,
     )
+
+
+def expected_names(space: str) -> set[str]:
+    """What a converged environment composes in a Space type."""
+    return EXPECTED_NAMES | ({"space-ingress"} if space == "Connected-discovered" else set())
 
 
 def ready(observed: Mapping[str, Mapping[str, Any]], name: str) -> bool:
@@ -125,16 +136,17 @@ def ready(observed: Mapping[str, Mapping[str, Any]], name: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def assert_composed(desired: Mapping[str, Mapping[str, Any]], flavour: str) -> None:
+def assert_composed(desired: Mapping[str, Mapping[str, Any]], flavour: str, space: str) -> None:
     """Every resource of a converged environment, valid, of the flavour's kinds and scope."""
-    assert set(desired) == EXPECTED_NAMES
+    assert set(desired) == expected_names(space)
     for name, composed in desired.items():
         assert_valid(dict(composed))
         assert composed["apiVersion"] == KINDS[flavour][composed["kind"]], name
         namespace = composed["metadata"].get("namespace")
         assert namespace == ("platform" if flavour == "namespaced" else None), name
     wrapped = sorted(f.manifest(c)["kind"] for c in desired.values() if c["kind"] == "Object")
-    assert wrapped == ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
+    ingress = ["ConfigMap"] * (space == "Connected-discovered")
+    assert wrapped == ingress + ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
 
 
 def assert_ordered(rounds: Sequence[Round]) -> None:
@@ -142,6 +154,8 @@ def assert_ordered(rounds: Sequence[Round]) -> None:
     for number, (observed, desired) in enumerate(rounds):
         for name in desired:
             kind, *parts = name.split(".")
+            if not parts:  # space-ingress: no prerequisite
+                continue
             prerequisite = {
                 "controlplane": f"group.{parts[0]}",
                 "argocd-cluster": f"controlplane.{'.'.join(parts)}",
@@ -166,6 +180,7 @@ def assert_status(
     host = {
         "Cloud": "upbound-gcp-us-west-1.space.mxe.upbound.io",
         "Connected": "proxy.acme.example.com",
+        "Connected-discovered": f.INGRESS_HOST,
     }
     expected = []
     for group, name in CONTROL_PLANES:
@@ -190,10 +205,13 @@ def assert_status(
         )
         data = f.secret_data(desired[f"argocd-cluster.{group}.{name}"])
         assert (data["name"], data["server"]) == (cluster, server)
-        if space == "Disconnected":
-            config = json.loads(data["config"])
-            assert config["bearerToken"] == f.KUBECONFIG_TOKEN
+        config = json.loads(data["config"])
+        if space != "Cloud":
             assert config["tlsClientConfig"]["caData"] == f.CA_DATA.decode()
+        if space == "Disconnected":
+            assert config["bearerToken"] == f.KUBECONFIG_TOKEN
+        else:  # credentials Environment, the default: no token in the Secret
+            assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme"}
     assert status["controlPlanes"] == expected
     conditions = {c["type"]: c for c in status["conditions"]}
     for typ in ("ControlPlanesReady", "ClustersRegistered", "IAMReady", "Ready"):

@@ -79,13 +79,18 @@ def test_an_environment_converges(debug_server: Server, space: str, flavour: str
     rounds = converge(debug_server, environments.environment_xr(space, flavour))
     final = rounds[-1]
 
-    environments.assert_composed(final.desired, flavour)
+    environments.assert_composed(final.desired, flavour, space)
     environments.assert_ordered([r.pair() for r in rounds])
     environments.assert_status(final.result.xr["status"], final.desired, space)
     assert final.result.ttl_seconds == 600
     assert all(r.result.ttl_seconds == 15 for r in rounds[:-1])
-    # groups; control planes; Argo CD clusters; all of them observed Ready.
-    assert len(rounds) == 4
+    # credentials Environment (the default): the function never asks for a Secret.
+    for round_ in rounds:
+        for rsp in round_.result.responses:
+            assert not rsp.requirements.resources and not rsp.requirements.extra_resources
+    # groups; control planes; Argo CD clusters; all of them observed Ready. Disconnected: the
+    # ControlPlane Objects read the kubeconfig once Ready, a round before the clusters.
+    assert len(rounds) == (5 if space == "Disconnected" else 4)
 
 
 def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None:
@@ -95,17 +100,21 @@ def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None
     )
     environments.assert_ordered([r.pair() for r in rounds])
     assert set(rounds[-1].desired) == environments.EXPECTED_NAMES
-    assert len(rounds) == 7
+    assert len(rounds) == 8  # the kubeconfig is read once a ControlPlane is Ready
 
 
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:
-    rounds = converge(debug_server, environments.environment_xr("Cloud", "cluster"))
+    xr = environments.environment_xr("Cloud", "cluster", argocd=f.CLUSTER_SECRET)
+    rounds = converge(debug_server, xr)
     for round_ in rounds:
         first, *_, last = round_.result.requests
         assert "upbound-token" not in first.required_resources
         items = last.required_resources["upbound-token"].items
         secrets = [resource.struct_to_dict(i.resource) for i in items]
         assert [s["metadata"]["name"] for s in secrets] == ["upbound-token"]
+        # A cluster-scoped XR's omitted namespace: crossplane-system.
+        (rsp, *_) = round_.result.responses
+        assert rsp.requirements.resources["upbound-token"].namespace == "crossplane-system"
     config = json.loads(f.secret_data(rounds[-1].desired["argocd-cluster.dev.ctp1"])["config"])
     assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN}
 

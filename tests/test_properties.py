@@ -83,8 +83,8 @@ group = st.fixed_dictionaries(
 space = st.one_of(
     st.fixed_dictionaries({"type": st.just("Cloud"), "name": short_label}),
     st.fixed_dictionaries(
-        {"type": st.just("Connected"), "host": host},
-        optional={"caBundle": st.just(f.CA_DATA.decode())},
+        {"type": st.just("Connected")},
+        optional={"host": host, "caBundle": st.just(f.CA_DATA.decode())},
     ),
     st.fixed_dictionaries({"type": st.just("Disconnected")}, optional={"caBundle": st.just("")}),
 )
@@ -119,36 +119,47 @@ def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
 
 def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any]]:
     """Valid UpboundEnvironment specs (the token Secret is f.TOKEN_SECRET)."""
-    return st.fixed_dictionaries(
-        {
-            "organization": dns_label,
-            "space": space,
-            "groups": unique_by_name(group, groups),
-            "argocd": st.fixed_dictionaries(
-                {
-                    "tokenSecretRef": st.just(
-                        {"name": "upbound-token", "namespace": "crossplane-system"}
-                    )
-                },
-                optional={
-                    "enabled": st.booleans(),
-                    "namespace": short_label,
-                    "clusterNamePrefix": st.from_regex(r"\A([a-z0-9][-a-z0-9]{0,10})?\Z"),
-                    "labels": labels,
-                },
-            ),
-            "iam": iam(iam_size),
-        },
-        optional={
-            "providerConfigs": optional(
-                space=subdomain,
-                argocd=subdomain,
-                upbound=subdomain,
-                kind=st.sampled_from(["ProviderConfig", "ClusterProviderConfig"]),
-            ),
-            "controlPlaneDefaults": optional(crossplane=crossplane, protect=st.booleans()),
-        },
-    ).filter(_argo_names_unique)
+    return (
+        st.fixed_dictionaries(
+            {
+                "organization": dns_label,
+                "space": space,
+                "groups": unique_by_name(group, groups),
+                "argocd": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "credentials": st.just("Environment"),
+                        "upboundDomain": st.sampled_from(
+                            ["https://upbound.io", "https://upbound.acme.example.com:8443"]
+                        ),
+                        "enabled": st.booleans(),
+                        "namespace": short_label,
+                        "clusterNamePrefix": st.from_regex(r"\A([a-z0-9][-a-z0-9]{0,10})?\Z"),
+                        "labels": labels,
+                    },
+                ),
+                "iam": iam(iam_size),
+            },
+            optional={
+                "providerConfigs": optional(
+                    space=subdomain,
+                    argocd=subdomain,
+                    upbound=subdomain,
+                    kind=st.sampled_from(["ProviderConfig", "ClusterProviderConfig"]),
+                ),
+                "controlPlaneDefaults": optional(crossplane=crossplane, protect=st.booleans()),
+            },
+        )
+        .map(_credentials)
+        .filter(_argo_names_unique)
+    )
+
+
+def _credentials(spec: dict[str, Any]) -> dict[str, Any]:
+    """Half the specs read the token from a Secret (its namespace omitted: the XR's own)."""
+    if len(spec["organization"]) % 2:
+        spec["argocd"] = {**spec["argocd"], **f.CLUSTER_SECRET}
+    return spec
 
 
 def _argo_names_unique(spec: dict[str, Any]) -> bool:
@@ -234,7 +245,8 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
             if "crossplane" in cp:
                 yield ("groups", gi, "controlPlanes", ci, "crossplane"), "object", False
     yield ("argocd", "enabled"), "bool", False
-    yield ("argocd", "tokenSecretRef", "namespace"), "label", True
+    if "tokenSecretRef" in spec["argocd"]:
+        yield ("argocd", "tokenSecretRef", "namespace"), "label", False
     iam = spec["iam"]
     for kind in ("teams", "robots", "repositories"):
         yield ("iam", kind), "list", False
@@ -414,8 +426,11 @@ SPEC_KEYS = ["organization", "space", "type", "groups", "name", "iam", "teams", 
 OBSERVED_KEYS = [
     *("apiVersion", "kind", "metadata", "spec", "status", "conditions", "type"),
     *("Ready", "True", "name", "forProvider", "manifest", "managementPolicies", "deletionPolicy"),
+    *("atProvider", "data", "ingress-host", "ingress-ca"),
 ]
-OBSERVED_NAMES = ["group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x"]
+OBSERVED_NAMES = [
+    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress")
+]
 RUNNER = FunctionRunner()
 
 
@@ -445,7 +460,9 @@ def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, A
     """Malformed observed resources (Crossplane sends none) end in a whole answer or a Fatal."""
     observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
     observed |= {n: fnv1.Resource(resource=resource.dict_to_struct(b)) for n, b in junk.items()}
-    rsp = asyncio.run(RUNNER.RunFunction(f.request(f.xr(), observed=observed)))
+    # Connected without a host: the Space's ingress is read from an observed Object too.
+    xr = f.xr(f.spec(space={"type": "Connected"}))
+    rsp = asyncio.run(RUNNER.RunFunction(f.request(xr, observed=observed)))
     if f.fatal(rsp):
         assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
         assert len(rsp.desired.resources) == 0
@@ -474,10 +491,68 @@ def test_the_real_server_answers_as_the_runner_does(
 
 
 def test_secret_token_with_odd_bytes_never_raises() -> None:
-    """Token Secrets with binary or non-UTF-8 data are refused by a Fatal result."""
+    """Token Secrets with binary or non-UTF-8 data: a Warning, and the clusters wait."""
     for raw in (b"\xff\xfe", b"", b" \n", bytes(range(256))):
         secret = copy.deepcopy(f.TOKEN_SECRET)
         secret["data"]["token"] = base64.b64encode(raw).decode()
-        rsp = run(f.request(f.xr(), token_secret=secret))
-        assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL], raw
-        assert len(rsp.desired.resources) == 0
+        xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+        rsp = run(f.request(xr, token_secret=secret, observed=["group.dev"]))
+        assert [r.severity for r in rsp.results] == [
+            fnv1.SEVERITY_WARNING,
+            fnv1.SEVERITY_NORMAL,
+        ], raw
+        assert "controlplane.dev.ctp1" in rsp.desired.resources
+
+
+# --- Tenants reach only their own namespace -------------------------------------------------
+
+NAMESPACE_CHOICES = [None, "platform", "kube-system", "crossplane-system", "platform-2"]
+secret_ref = st.fixed_dictionaries(
+    {"name": st.sampled_from(["upbound-token", "upbound-credentials", "x"])},
+    optional={
+        "namespace": st.sampled_from(NAMESPACE_CHOICES[1:]) | dns_label,
+        "key": st.sampled_from(["token", "pat"]),
+    },
+)
+credentials_mode = st.sampled_from(["Environment", "ClusterSecret"])
+hostile_argocd = st.fixed_dictionaries(
+    {}, optional={"credentials": credentials_mode, "tokenSecretRef": secret_ref}
+)
+hostile_input = st.none() | st.fixed_dictionaries(
+    {"argocd": st.fixed_dictionaries(
+        {}, optional={"credentials": credentials_mode, "tokenSecretRef": secret_ref}
+    )}
+)  # fmt: skip
+
+
+@settings(max_examples=60)
+@given(
+    spec=specs(),
+    argocd=hostile_argocd,
+    function_input=hostile_input,
+    supply_token=st.booleans(),
+)
+def test_a_namespaced_xr_never_makes_the_function_ask_outside_its_namespace(
+    debug_server: Server,
+    spec: dict[str, Any],
+    argocd: dict[str, Any],
+    function_input: dict[str, Any] | None,
+    supply_token: bool,
+) -> None:
+    """Whatever the XR says, requirements name only its namespace, or the input's Secret."""
+    spec = {**spec, "argocd": argocd}
+    req = f.request(
+        f.xr(spec, namespace="platform"),
+        function_input=function_input,
+        supply_token=supply_token,
+    )
+    rsp = debug_server.call(req)
+    allowed = {"platform"}
+    input_ref = ((function_input or {}).get("argocd") or {}).get("tokenSecretRef")
+    if input_ref and "namespace" in input_ref:
+        allowed.add(input_ref["namespace"])
+    for requirements in (rsp.requirements.resources, rsp.requirements.extra_resources):
+        for selector in requirements.values():
+            assert selector.namespace in allowed, (selector.namespace, argocd, function_input)
+    if f.fatal(rsp):
+        assert not rsp.requirements.resources and not rsp.requirements.extra_resources

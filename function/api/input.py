@@ -10,7 +10,14 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from function.api.types import DnsLabel, Model, ProviderConfigs, SecretKeyRef
+from function.api.types import (
+    ArgoCredentials,
+    DnsLabel,
+    Model,
+    ProviderConfigs,
+    SecretKeyRef,
+    UpboundDomain,
+)
 
 
 class InputArgo(Model):
@@ -20,10 +27,19 @@ class InputArgo(Model):
     cluster_name_prefix: Annotated[
         str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)
     ] = Field("controlplane-", description="Prefix of Argo CD cluster names.")
+    credentials: ArgoCredentials | None = Field(
+        None,
+        description="Environment (Argo CD's own UP_TOKEN; the default) or ClusterSecret "
+        "(the token from tokenSecretRef, written into each cluster Secret).",
+    )
+    upbound_domain: UpboundDomain | None = Field(
+        None, description="Root Upbound domain for `up org token`. Default: https://upbound.io."
+    )
     token_secret_ref: SecretKeyRef | None = Field(
         None,
-        description="Secret holding the Upbound token. Default: "
-        "crossplane-system/upbound-credentials, key token.",
+        description="ClusterSecret only: the Secret holding the Upbound token, in any "
+        "namespace; XRs then may not name another. Default: upbound-credentials (key token) "
+        "in the XR's namespace (a cluster-scoped XR: crossplane-system).",
     )
 
 
