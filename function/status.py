@@ -7,7 +7,7 @@ condition per concern, each True only when every composed resource of that conce
 and none waits, so that together they explain Ready:
 
 - ControlPlanesReady: the groups and ControlPlanes (and removed ones being orphaned);
-- ClustersRegistered: the Argo CD cluster Secrets;
+- ClustersRegistered: the Argo CD cluster Secrets (and the Space's ingress they may need);
 - IAMReady: teams, robots, memberships, repositories and permissions.
 
 Each False condition names what is not ready and why, the first few, then "and N more".
@@ -23,7 +23,7 @@ from crossplane.function import response
 from crossplane.function.resource import Condition
 
 from function import structs
-from function.compose import argocd, controlplanes, groups, iam
+from function.compose import argocd, controlplanes, groups, iam, ingress
 from function.compose.common import Composition, Desired, Waiting
 from function.observed import Observed
 from function.resolve import Environment
@@ -37,12 +37,14 @@ IAM_READY = "IAMReady"
 CONCERN_OF = {
     groups.KIND: CONTROL_PLANES_READY,
     controlplanes.KIND: CONTROL_PLANES_READY,
+    ingress.KIND: CLUSTERS_REGISTERED,
     argocd.KIND: CLUSTERS_REGISTERED,
     **dict.fromkeys(
         (iam.TEAM, iam.ROBOT, iam.ROBOT_MEMBERSHIP, iam.REPOSITORY, iam.REPOSITORY_PERMISSION),
         IAM_READY,
     ),
 }
+_ARGO_WAITS = "ControlPlane ready; Argo CD cluster Secret: "
 _MAX_LISTED = 10  # in the Normal result
 _FIRST_FEW = 3  # in a condition's message, as many as Crossplane lists in Ready's
 
@@ -101,9 +103,9 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
         elif not ready:
             message = f"ControlPlane {progress(observed, name)}"
         elif argo in waiting:
-            message = f"ControlPlane ready; Argo CD cluster Secret {waiting[argo]}"
+            message = f"{_ARGO_WAITS}{waiting[argo]}"
         elif registers and not registered:
-            message = f"ControlPlane ready; Argo CD cluster Secret {progress(observed, argo)}"
+            message = f"{_ARGO_WAITS}{progress(observed, argo)}"
         else:
             message = "Ready"
         entries.append(

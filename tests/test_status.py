@@ -94,7 +94,7 @@ ENTRY_CASES = [
         want={
             "ready": True,
             "registered": False,
-            "message": f"ControlPlane ready; Argo CD cluster Secret {TOKEN_WAIT}",
+            "message": f"ControlPlane ready; Argo CD cluster Secret: {TOKEN_WAIT}",
         },
     ),
     EntryCase(
@@ -104,7 +104,7 @@ ENTRY_CASES = [
         want={
             "ready": True,
             "registered": False,
-            "message": "ControlPlane ready; Argo CD cluster Secret being created",
+            "message": "ControlPlane ready; Argo CD cluster Secret: being created",
             "argoCluster": "controlplane-dev-ctp1",
         },
     ),
@@ -114,7 +114,7 @@ ENTRY_CASES = [
         cluster=CLUSTER,
         want={
             "registered": False,
-            "message": "ControlPlane ready; Argo CD cluster Secret not ready yet",
+            "message": "ControlPlane ready; Argo CD cluster Secret: not ready yet",
         },
     ),
     EntryCase(
@@ -136,7 +136,7 @@ ENTRY_CASES = [
         ArgoCluster("controlplane-dev-ctp1", ""),
         want={
             "registered": True,
-            "message": "ControlPlane ready; Argo CD cluster Secret waiting for a usable "
+            "message": "ControlPlane ready; Argo CD cluster Secret: waiting for a usable "
             "kubeconfig; keeping the current cluster Secret",
             "server": CLOUD_SERVER,
         },

@@ -97,8 +97,8 @@ def test_every_round_tells_one_story_over_grpc(
     }
     messages = {e["message"] for rsp in responses for e in entries_of(rsp)}
     assert "ControlPlane not ready yet" in messages
-    assert "ControlPlane ready; Argo CD cluster Secret being created" in messages
-    assert "ControlPlane ready; Argo CD cluster Secret not ready yet" in messages
+    assert "ControlPlane ready; Argo CD cluster Secret: being created" in messages
+    assert "ControlPlane ready; Argo CD cluster Secret: not ready yet" in messages
 
 
 @pytest.mark.parametrize(
