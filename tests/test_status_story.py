@@ -80,7 +80,7 @@ def entries_of(rsp: fnv1.RunFunctionResponse) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("flavour", ["namespaced", "cluster"])
-@pytest.mark.parametrize("space", ["Cloud", "Disconnected"])
+@pytest.mark.parametrize("space", ["Cloud", "Connected-discovered", "Disconnected"])
 def test_every_round_tells_one_story_over_grpc(
     debug_server: Server, space: str, flavour: str
 ) -> None:
