@@ -16,6 +16,7 @@ server URLs are written: never a token or a kubeconfig.
 """
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -23,10 +24,11 @@ from crossplane.function import response
 from crossplane.function.resource import Condition
 
 from function import structs
-from function.compose import argocd, controlplanes, groups, iam, ingress
+from function.compose import argocd, controlplanes, groups, iam, ingress, shards
 from function.compose.common import Composition, Desired, Waiting
+from function.naming import resource_name
 from function.observed import Observed
-from function.resolve import Environment
+from function.resolve import GROUP_KIND, Environment
 
 CONTROL_PLANES_READY = "ControlPlanesReady"
 CLUSTERS_REGISTERED = "ClustersRegistered"
@@ -37,6 +39,9 @@ IAM_READY = "IAMReady"
 CONCERN_OF = {
     groups.KIND: CONTROL_PLANES_READY,
     controlplanes.KIND: CONTROL_PLANES_READY,
+    # A ControlPlaneGroup (sharded environment) composes a group's control planes and Argo
+    # CD clusters; its own conditions and status.controlPlanes[] say which of them waits.
+    shards.KIND: CONTROL_PLANES_READY,
     ingress.KIND: CLUSTERS_REGISTERED,
     argocd.KIND: CLUSTERS_REGISTERED,
     **dict.fromkeys(
@@ -60,9 +65,10 @@ def write(
     xr_status = rsp.desired.composite.resource.fields["status"]
     if xr_status.WhichOneof("kind") != "struct_value":
         xr_status.struct_value.Clear()
-    structs.write(
-        xr_status.struct_value, {"controlPlanes": entries, "summary": summary(env, entries)}
-    )
+    written: dict[str, Any] = {"controlPlanes": entries, "summary": summary(env, entries)}
+    if env.xr_kind == GROUP_KIND:
+        written["released"] = shards.released(env, observed)
+    structs.write(xr_status.struct_value, written)
     parts = by_concern(out)
     response.set_conditions(
         rsp,
@@ -93,6 +99,10 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
     waiting = {w.name: w.reason for w in out.waiting}
     entries = []
     for cp in env.control_planes():
+        reported = out.reported.get((cp.group, cp.name))
+        if reported is not None:  # a ControlPlaneGroup composes it
+            entries.append(reported)
+            continue
         name, argo = controlplanes.name_of(cp), argocd.name_of(cp)
         ready = observed.ready(name)
         registers = env.argocd.enabled and cp.register
@@ -154,7 +164,8 @@ def control_planes_condition(
     """ControlPlanesReady: every group and ControlPlane is ready, and none waits."""
     ready = sum(1 for e in entries if e["ready"])
     headline = f"{ready} of {len(entries)} control planes ready"
-    return _condition(CONTROL_PLANES_READY, headline, observed, unready(part))
+    not_ready = unready(part) or _reported_waits(entries, "ready")
+    return _condition(CONTROL_PLANES_READY, headline, observed, not_ready)
 
 
 def clusters_condition(
@@ -164,14 +175,15 @@ def clusters_condition(
     if not env.argocd.enabled:
         message = "spec.argocd.enabled is false: no control plane is registered with Argo CD"
         return Condition(typ=CLUSTERS_REGISTERED, status="True", reason="Disabled", message=message)
-    asked = sum(1 for cp in env.control_planes() if cp.register)
-    registered = sum(1 for e in entries if e["registered"])
+    asked = [e for cp, e in zip(env.control_planes(), entries, strict=True) if cp.register]
+    registered = sum(1 for e in asked if e["registered"])
     headline = (
-        f"{registered} of {asked} control planes registered with Argo CD"
+        f"{registered} of {len(asked)} control planes registered with Argo CD"
         if asked
         else "no control plane to register with Argo CD"
     )
-    return _condition(CLUSTERS_REGISTERED, headline, observed, unready(part))
+    not_ready = unready(part) or _reported_waits(asked, "registered")
+    return _condition(CLUSTERS_REGISTERED, headline, observed, not_ready)
 
 
 def iam_condition(observed: Observed, part: Composition) -> Condition:
@@ -196,13 +208,26 @@ def unready(part: Composition) -> list[Desired | Waiting]:
     return [d for d in part.desired if not d.ready and d.name not in held] + part.waiting
 
 
+def _reported_waits(entries: list[dict[str, Any]], flag: str) -> list[Waiting]:
+    """Entries without `flag` ("ready", "registered") as waits, by their ControlPlane's name.
+
+    Needed only when no composed resource of the concern is unready: when a ControlPlaneGroup
+    is observed Ready before the status it reported for its control planes says so.
+    """
+    return [
+        Waiting(resource_name(controlplanes.KIND, e["group"], e["name"]), e["message"])
+        for e in entries
+        if not e[flag]
+    ]
+
+
 def progress(observed: Observed, name: str) -> str:
     """Why a composed resource is not ready: not created yet, or created and not ready."""
     return "not ready yet" if observed.exists(name) else "being created"
 
 
 def _condition(
-    typ: str, headline: str, observed: Observed, not_ready: list[Desired | Waiting]
+    typ: str, headline: str, observed: Observed, not_ready: Sequence[Desired | Waiting]
 ) -> Condition:
     """True (Available) when nothing is unready; else False (Waiting), naming the first few."""
     if not not_ready:

@@ -179,6 +179,8 @@ class ConditionCase:
     spec: dict[str, Any] = field(default_factory=f.spec)
     # condition type -> (status, reason, message); conditions not named are not checked
     want: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # status entries ControlPlaneGroups reported, by (group, name) (a sharded environment)
+    reported: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def waits_for_group(*names: str) -> tuple[Waiting, ...]:
@@ -199,6 +201,26 @@ def waiting(message: str) -> tuple[str, str, str]:
 def disabled(message: str) -> tuple[str, str, str]:
     """The status, reason and message of a condition whose concern is switched off."""
     return ("True", "Disabled", message)
+
+
+def reported(group: str, name: str, *, ready: bool, registered: bool) -> dict[str, Any]:
+    """A status entry that a ControlPlaneGroup reported."""
+    message = "Ready" if ready and registered else "ControlPlane not ready yet"
+    if ready and not registered:
+        message = "ControlPlane ready; Argo CD cluster Secret: being created"
+    return {
+        "group": group,
+        "name": name,
+        "ready": ready,
+        "registered": registered,
+        "message": message,
+        "server": "",
+        "argoCluster": "",
+    }
+
+
+SHARDS = ["controlplanegroup.dev", "controlplanegroup.prod"]
+ALL_REPORTED = [("dev", "ctp1"), ("dev", "ctp2"), ("prod", "ctp1")]
 
 
 CONDITION_CASES = [
@@ -326,6 +348,45 @@ CONDITION_CASES = [
             )
         },
     ),
+    ConditionCase(
+        "sharded, every ControlPlaneGroup ready and every control plane reported so",
+        ready(*SHARDS),
+        SHARDS,
+        reported={k: reported(*k, ready=True, registered=True) for k in ALL_REPORTED},
+        want={
+            status.CONTROL_PLANES_READY: available("3 of 3 control planes ready"),
+            status.CLUSTERS_REGISTERED: available("3 of 3 control planes registered with Argo CD"),
+        },
+    ),
+    ConditionCase(
+        "sharded, a ControlPlaneGroup not ready yet is named",
+        {**ready(SHARDS[0]), **not_ready(SHARDS[1])},
+        SHARDS,
+        reported={
+            k: reported(*k, ready=k[0] == "dev", registered=k[0] == "dev") for k in ALL_REPORTED
+        },
+        want={
+            status.CONTROL_PLANES_READY: waiting(
+                "2 of 3 control planes ready; not ready: controlplanegroup.prod (not ready yet)"
+            ),
+        },
+    ),
+    ConditionCase(
+        "sharded, a group observed Ready before its report says so: the report is believed",
+        ready(*SHARDS),
+        SHARDS,
+        reported={
+            **{k: reported(*k, ready=True, registered=True) for k in ALL_REPORTED},
+            ("prod", "ctp1"): reported("prod", "ctp1", ready=True, registered=False),
+        },
+        want={
+            status.CONTROL_PLANES_READY: available("3 of 3 control planes ready"),
+            status.CLUSTERS_REGISTERED: waiting(
+                "2 of 3 control planes registered with Argo CD; not ready: "
+                "controlplane.prod.ctp1 (ControlPlane ready; Argo CD cluster Secret: being created)"
+            ),
+        },
+    ),
 ]
 
 
@@ -333,7 +394,7 @@ CONDITION_CASES = [
 def test_conditions(case: ConditionCase) -> None:
     ctx = context_of(case.spec, case.observed)
     desired = [Desired(n, {}, case.observed.get(n, False)) for n in case.desired]
-    out = Composition(desired=desired, waiting=list(case.waiting))
+    out = Composition(desired=desired, waiting=list(case.waiting), reported=case.reported)
     entries = status.control_planes(ctx.env, ctx.observed, out)
     parts = status.by_concern(out)
     got = {

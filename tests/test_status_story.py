@@ -26,7 +26,9 @@ def test_every_composed_kind_has_a_concern() -> None:
     """A new kind of composed resource must join a condition, or Ready has no explanation."""
     names: set[str] = set()
     for space in environments.SPACES.values():
-        names |= set(f.desired(f.everything_ready(f.xr(f.spec(space=space)))))
+        for sharding in ("Disabled", "Enabled"):
+            xr = f.xr(f.spec(space=space, sharding=sharding))
+            names |= set(f.desired(f.everything_ready(xr)))
     assert {n.split(".", 1)[0] for n in names} == set(status.CONCERN_OF)
 
 
