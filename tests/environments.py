@@ -220,6 +220,7 @@ def assert_status(
                 "group": group,
                 "name": name,
                 "ready": True,
+                "registered": True,
                 "message": "Ready",
                 "server": server,
                 "argoCluster": cluster,
@@ -237,6 +238,6 @@ def assert_status(
     assert status["controlPlanes"] == expected
     assert status["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]
     conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["ControlPlanesReady"]["status"] == "True"
-    assert conditions["Ready"]["status"] == "True"
+    for typ in ("ControlPlanesReady", "ClustersRegistered", "IAMReady", "Ready"):
+        assert conditions[typ]["status"] == "True", conditions[typ]
     assert base64.b64encode(f.TOKEN.encode()).decode() not in json.dumps(status)

@@ -273,7 +273,7 @@ def test_the_status_the_function_writes_fits_the_xrd() -> None:
         )
     status = {k: v for k, v in result.xr["status"].items() if k not in CROSSPLANE_STATUS_FIELDS}
     assert status["summary"]["controlPlanes"] == 3
-    assert {"group", "name", "ready", "message", "server", "argoCluster"} == set(
+    assert {"group", "name", "ready", "registered", "message", "server", "argoCluster"} == set(
         status["controlPlanes"][0]
     )
     assert schemas.validate_against(xr | {"status": status}, xr_crd(XRD_V2)) == []

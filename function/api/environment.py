@@ -470,9 +470,20 @@ class ControlPlaneStatus(Model):
     group: str = Field("", description="The control plane's group.")
     name: str = Field("", description="The control plane's name.")
     ready: bool = Field(False, description="Whether its ControlPlane is ready.")
-    message: str = Field("", description="Ready, or what it waits for.")
+    registered: bool = Field(
+        False,
+        description="Whether its Argo CD cluster Secret exists and is ready (false when it "
+        "is not to be registered).",
+    )
+    message: str = Field(
+        "",
+        description="Ready (the ControlPlane ready and, if it is to be registered, its Argo "
+        "CD cluster Secret too), or what it waits for.",
+    )
     server: str = Field("", description="Its API URL (Cloud, Connected, or a kubeconfig's).")
-    argo_cluster: str = Field("", description="Its Argo CD cluster name, once registered.")
+    argo_cluster: str = Field(
+        "", description="Its Argo CD cluster name, once its cluster Secret is composed."
+    )
 
 
 class AccessStatus(Model):
@@ -495,7 +506,11 @@ class Summary(Model):
 
 
 class EnvironmentStatus(Model):
-    """Control planes and counts, written by the function; Crossplane adds conditions."""
+    """Control planes and counts, written by the function.
+
+    Conditions beside Crossplane's Ready and Synced: ControlPlanesReady, ClustersRegistered
+    and IAMReady, each True when everything of its concern is ready and nothing waits.
+    """
 
     control_planes: list[ControlPlaneStatus] = Field(
         default_factory=list, description="Every control plane, by group then name."

@@ -8,7 +8,8 @@ an Argo CD cluster after its ControlPlane) lives in the builder of the thing tha
 which asks the observed state about its prerequisite.
 
 Adding a composed kind: one module here, one line in GROUP_BUILDERS (what belongs to one group)
-or ENVIRONMENT_BUILDERS (what belongs to the whole environment), and its test.
+or ENVIRONMENT_BUILDERS (what belongs to the whole environment), the condition that covers
+it in function/status.py's CONCERN_OF, and its test.
 
 An UpboundEnvironment may shard: then it composes a ControlPlaneGroup XR per group (shards.py)
 and each of those runs the same builders on its one group. No builder knows which it runs in.

@@ -267,6 +267,7 @@ def _reported(ctx: Context, name: str, group: ResolvedGroup) -> dict[tuple[str, 
             "group": cp.group,
             "name": cp.name,
             "ready": entry.get("ready") is True,
+            "registered": entry.get("registered") is True,
             **{k: v if isinstance(v := entry.get(k), str) else "" for k in _STATUS_STRINGS},
         }
     return out
