@@ -131,4 +131,12 @@ def test_each_kind_is_ready_as_observed_over_grpc(
     }
     assert {c.ready for c in checked.values()} == {want}
     kinds = {resource.struct_to_dict(c.resource)["kind"] for c in checked.values()}
-    assert kinds == {"Object", "Team", "Robot", "RobotTeamMembership", "Repository", "Permission"}
+    assert kinds == {
+        "Object",
+        "Team",
+        "Robot",
+        "RobotTeamMembership",
+        "Token",
+        "Repository",
+        "Permission",
+    }
