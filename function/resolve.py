@@ -81,8 +81,12 @@ class ResolvedGroup:
     """A group and its control planes, sorted by name."""
 
     name: str
+    path: str  # where it is in the XR, e.g. spec.groups[0]
     control_planes: tuple[ResolvedControlPlane, ...]
     protect: bool
+    # `protect: false` on the entry: the user lets go of what the group held (orphaned
+    # protected control planes included); see function/compose/groups.py.
+    released: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +219,18 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
             for ci, cp in sorted(enumerate(group.control_planes), key=lambda ic: ic[1].name)
         )
         # Deleting a group's namespace deletes every control plane in it.
-        protect = defaults.protect or any(cp.protect for cp in cps)
-        groups.append(ResolvedGroup(name=group.name, control_planes=cps, protect=protect))
+        protect = first_set(
+            group.protect, default=defaults.protect or any(cp.protect for cp in cps)
+        )
+        groups.append(
+            ResolvedGroup(
+                name=group.name,
+                path=f"spec.groups[{gi}]",
+                control_planes=cps,
+                protect=protect,
+                released=group.protect is False,
+            )
+        )
 
     def provider_config(name: str) -> str:
         xr_value = getattr(spec.provider_configs, name)

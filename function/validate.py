@@ -160,6 +160,14 @@ def resolved_problems(env: Environment) -> list[str]:
             "spec.space.host: required for Connected spaces: the ingress host that "
             "`up ctx` prints for the Space"
         )
+    for group in env.groups:
+        kept = [cp.name for cp in group.control_planes if cp.protect]
+        if group.released and kept:
+            problems.append(
+                f"{group.path}.protect: false releases the group, but it holds protected "
+                f"control planes {', '.join(kept)}; set protect: false on them too, or unset "
+                "the group's protect"
+            )
     for cp in env.control_planes():
         if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
             problems.append(

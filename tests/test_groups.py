@@ -3,7 +3,7 @@
 from typing import Any
 
 from function.compose import groups
-from function.compose.common import PROTECT_ANNOTATION, Composition
+from function.compose.common import HOLDS_PROTECTED_ANNOTATION, PROTECT_ANNOTATION, Composition
 from tests import factories as f
 
 
@@ -52,7 +52,10 @@ def test_readiness_comes_from_the_observed_ready_condition() -> None:
 
 def test_groups_record_the_protection_chosen() -> None:
     protected = f.by_name(groups.build(f.context(f.xr())))
-    assert protected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
+    assert protected["group.dev"]["metadata"]["annotations"] == {
+        PROTECT_ANNOTATION: "true",
+        HOLDS_PROTECTED_ANNOTATION: "ctp1,ctp2",
+    }
     spec = f.spec(controlPlaneDefaults={"protect": False})
     unprotected = f.by_name(groups.build(f.context(f.xr(spec, namespace=None))))
     assert unprotected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "false"}

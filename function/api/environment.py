@@ -197,6 +197,14 @@ class Group(Model):
         max_length=MAX_CONTROL_PLANES_PER_GROUP,
         json_schema_extra=unique_by("name", "control plane names in a group"),
     )
+    protect: bool | None = Field(
+        None,
+        description="Unset: the group is protected (orphaned, never deleted) while "
+        "controlPlaneDefaults.protect is true or it holds, or ever held, a protected control "
+        "plane, removed ones included. true: always protected. false: releases the group, so "
+        "that removing it deletes its namespace and everything still in it; only allowed "
+        "when none of its control planes is protected (docs/protection.md).",
+    )
 
 
 class Argo(Model):
