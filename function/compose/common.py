@@ -148,7 +148,7 @@ class Context:
         }
         return Desired(name, resource, self.observed.ready(name))
 
-    def kubernetes_object(
+    def kubernetes_object(  # noqa: PLR0913 - as managed().
         self,
         name: str,
         provider_config: str,
