@@ -56,9 +56,7 @@ class Observed:
     def metadata_name(self, name: str) -> str | None:
         """The observed resource's metadata.name, if it exists and is a DNS-1123 label."""
         observed = self._resources.get(name)
-        if observed is None or not _has(observed.resource, "metadata", "name"):
-            return None
-        value = observed.resource["metadata"]["name"]
+        value = None if observed is None else _at(observed.resource, "metadata", "name")
         return value if isinstance(value, str) and _DNS_LABEL.fullmatch(value) else None
 
     def malformed(self, name: str) -> str | None:
@@ -77,9 +75,9 @@ class Observed:
         for key in ("metadata", "spec"):
             if key in body and not isinstance(body[key], struct_pb2.Struct):
                 return f"the observed resource's {key} is not a mapping"
-        if not _has(body, "metadata", "annotations"):
+        annotations = _at(body, "metadata", "annotations")
+        if annotations is None:
             return None
-        annotations = body["metadata"]["annotations"]
         if not isinstance(annotations, struct_pb2.Struct) or not all(
             isinstance(v, str) for _, v in annotations.items()
         ):
@@ -98,18 +96,19 @@ class Observed:
         return {
             "apiVersion": observed["apiVersion"],
             "kind": observed["kind"],
-            "metadata": {k: metadata[k] for k in _KEPT_METADATA if k in metadata},
+            "metadata": {k: metadata[k] for k in _KEPT_METADATA if metadata.get(k) is not None},
             "spec": observed.get("spec", {}),
         }
 
 
-def _has(struct: struct_pb2.Struct, *path: str) -> bool:
-    """Whether a Struct has a mapping at every step of `path` but the last, and the last key."""
-    for key in path[:-1]:
-        if key not in struct or not isinstance(struct[key], struct_pb2.Struct):
-            return False
-        struct = struct[key]
-    return path[-1] in struct
+def _at(struct: struct_pb2.Struct, *path: str) -> Any:
+    """The value at `path` in a Struct, or None where a step is missing or not a mapping."""
+    value: Any = struct
+    for key in path:
+        if not isinstance(value, struct_pb2.Struct) or key not in value:
+            return None
+        value = value[key]
+    return value
 
 
 def _ready_condition(struct: Any) -> str:
@@ -136,9 +135,7 @@ def _ready_condition_of_odd_shape(struct: Any) -> str:
 
     Only a list of mappings is read; any other shape has no Ready condition.
     """
-    if not _has(struct, "status", "conditions"):
-        return "Unknown"
-    conditions = struct["status"]["conditions"]
+    conditions = _at(struct, "status", "conditions")
     if not isinstance(conditions, struct_pb2.ListValue):
         return "Unknown"
     for condition in conditions:
