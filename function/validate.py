@@ -18,6 +18,7 @@ import pydantic
 
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
+    CLUSTER_NAME_PREFIX,
     DNS_LABEL,
     DNS_SUBDOMAIN,
     LABEL_KEY,
@@ -67,6 +68,10 @@ def describe(root: str, err: Any) -> str:
         message = PATTERN_HINTS.get(err["ctx"]["pattern"], message)
     elif err["type"] == "extra_forbidden":
         message = "unknown field; check its spelling against the XRD"
+    elif err["type"] == "bool_type":
+        message = "must be true or false, unquoted (the XRD's type is boolean)"
+    elif err["type"] == "int_type":
+        message = "must be a whole number, unquoted (the XRD's type is integer)"
     elif err["type"] == "missing":
         message = "required"
     elif err["type"] == "too_long":
@@ -83,6 +88,9 @@ PATTERN_HINTS = {
     DNS_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
     LABEL_KEY: "must be a Kubernetes label key such as example.com/team",
     LABEL_VALUE: "must be a Kubernetes label value: up to 63 letters, digits, '-', '_', '.'",
+    CLUSTER_NAME_PREFIX: "must start the DNS-1123 subdomains <prefix><group>-<name>: "
+    "lowercase letters, digits, '-' and '.', no '.' next to '.' or '-', e.g. controlplane- "
+    "or prod.",
     r"^[0-9][0-9A-Za-z.+-]*$": "must be a Crossplane version such as 1.20.1-up.1, "
     "without a leading 'v'",
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
 from function.api.types import (
     BASE64_PATTERN,
@@ -23,6 +23,7 @@ from function.api.types import (
     NO_SECRET_TYPE_LABEL,
     ApiHost,
     Channel,
+    ClusterNamePrefix,
     CrossplaneVersion,
     DnsLabel,
     Labels,
@@ -137,7 +138,7 @@ class ControlPlaneDefaults(Model):
     crossplane: Crossplane = Field(
         Crossplane(), description="Crossplane settings of every control plane."
     )
-    protect: bool = Field(
+    protect: StrictBool = Field(
         True,
         description="Orphan, never delete, the ControlPlane (and its group) when the XR or "
         "the entry goes away. Removing an unprotected entry deletes its control plane.",
@@ -148,7 +149,7 @@ class ControlPlaneArgo(Model):
     """How Argo CD registers one control plane."""
 
     # `register` is a BaseModel attribute, hence the trailing underscore.
-    register_: bool = Field(
+    register_: StrictBool = Field(
         True,
         alias="register",
         description="Register the control plane as an Argo CD cluster (when argocd.enabled).",
@@ -175,7 +176,7 @@ class ControlPlane(Model):
         Crossplane(),
         description="Crossplane settings; unset fields come from controlPlaneDefaults.",
     )
-    protect: bool | None = Field(
+    protect: StrictBool | None = Field(
         None,
         description="Overrides controlPlaneDefaults.protect for this control plane. Removing "
         "an unprotected entry deletes its control plane.",
@@ -197,7 +198,7 @@ class Group(Model):
         max_length=MAX_CONTROL_PLANES_PER_GROUP,
         json_schema_extra=unique_by("name", "control plane names in a group"),
     )
-    protect: bool | None = Field(
+    protect: StrictBool | None = Field(
         None,
         description="Unset: the group is protected (orphaned, never deleted) while "
         "controlPlaneDefaults.protect is true or it holds, or ever held, a protected control "
@@ -210,7 +211,7 @@ class Group(Model):
 class Argo(Model):
     """Argo CD settings of the environment."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         True, description="Register control planes with Argo CD as cluster Secrets."
     )
     namespace: DnsLabel | None = Field(
@@ -218,10 +219,7 @@ class Argo(Model):
         description="Argo CD's namespace, where the cluster Secrets go. Default: the input's, "
         "else argocd.",
     )
-    cluster_name_prefix: (
-        Annotated[str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)]
-        | None
-    ) = Field(
+    cluster_name_prefix: ClusterNamePrefix | None = Field(
         None,
         description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
         "lets AppProjects and respectRBAC select them. Default: the input's, else "
@@ -278,8 +276,8 @@ class Repository(Model):
     """An Upbound repository and the teams' permissions on it."""
 
     name: DnsLabel = Field(description="The repository's name in the organization.")
-    public: bool = Field(False, description="Anyone may pull from a public repository.")
-    publish: bool = Field(
+    public: StrictBool = Field(False, description="Anyone may pull from a public repository.")
+    publish: StrictBool = Field(
         False, description="List the repository's packages in the Upbound Marketplace."
     )
     permissions: list[Permission] = Field(
