@@ -16,10 +16,28 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from function.api.environment import Crossplane, EnvironmentSpec, Repository, Robot, Space, Team
+from function.api.environment import (
+    ControlPlane,
+    ControlPlaneDefaults,
+    Crossplane,
+    EnvironmentSpec,
+    Repository,
+    Robot,
+    Space,
+    Team,
+)
 from function.api.input import FunctionInput, Ttl
-from function.api.types import SecretKeyRef
-from function.validate import SpecError, cross_field_problems, resolved_problems, validate_model
+from function.api.types import Model, SecretKeyRef
+from function.validate import (
+    SpecError,
+    channel_problems,
+    cross_field_problems,
+    items,
+    release_problems,
+    resolved_problems,
+    space_problems,
+    validate_model,
+)
 
 __all__ = [  # SpecError too: it is what parse raises.
     "DEFAULT_CHANNEL",
@@ -43,6 +61,7 @@ DEFAULT_CHANNEL = "Stable"
 _DEFAULT_TOKEN_SECRET = SecretKeyRef.model_validate(DEFAULT_TOKEN_SECRET_REF)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 def first_set(*layers: T | None, default: T) -> T:
@@ -162,9 +181,46 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     if spec is not None and inp is not None:
         env = _resolve(xr, spec, inp)
         problems.extend(resolved_problems(env))
+    else:
+        problems.extend(_partial_problems(raw_spec))
     if problems:
         raise SpecError(list(dict.fromkeys(problems)))
     return env
+
+
+def _partial_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The resolved checks over the parts of an invalid spec that parse on their own.
+
+    So that one Fatal lists every problem: a bad group name does not hide a Cloud Space
+    without a name, or a control plane on channel None without a version. The Argo CD name
+    checks need every group's and control plane's name right, so they wait for those.
+    """
+    problems: list[str] = []
+    space = _part(Space, raw.get("space"))
+    if space is not None:
+        problems += space_problems(space)
+    defaults = _part(ControlPlaneDefaults, raw.get("controlPlaneDefaults", {}))
+    if defaults is None:  # every control plane inherits from them
+        return problems
+    inherited = _merge_crossplane(defaults.crossplane, Crossplane())
+    for gi, group in items(raw.get("groups")):
+        path = f"spec.groups[{gi}]"
+        protected = []
+        for ci, raw_cp in items(group.get("controlPlanes")):
+            cp = _part(ControlPlane, raw_cp)
+            if cp is None:
+                continue
+            merged = _inherit(inherited, defaults.crossplane, cp.crossplane)
+            problems += channel_problems(f"{path}.controlPlanes[{ci}]", merged)
+            if first_set(cp.protect, default=defaults.protect):
+                protected.append(cp.name)
+        problems += release_problems(path, group.get("protect") is False, protected)
+    return problems
+
+
+def _part(model: type[M], data: Any) -> M | None:
+    """`data` as `model`, or None if it has a problem (which validate_model reported)."""
+    return validate_model(model, data, "", [])
 
 
 def _merge_crossplane(default: Crossplane, override: Crossplane) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from function.api.types import (
 )
 
 if TYPE_CHECKING:
+    from function.api.environment import Space
     from function.resolve import Environment
 
 
@@ -96,7 +97,7 @@ PATTERN_HINTS = {
 }
 
 
-def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+def items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, mapping) pairs of a raw list, skipping malformed entries."""
     if not isinstance(value, list):
         return []
@@ -117,17 +118,17 @@ def _duplicates(path: str, names: Iterable[tuple[int, Any]], what: str) -> list[
 def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
     """Uniqueness and references, checked on the raw spec so they show up with shape errors."""
     problems: list[str] = []
-    groups = _items(spec.get("groups"))
+    groups = items(spec.get("groups"))
     problems += _duplicates("spec.groups", ((i, g.get("name")) for i, g in groups), "group")
     for gi, group in groups:
-        cps = _items(group.get("controlPlanes"))
+        cps = items(group.get("controlPlanes"))
         names = ((i, cp.get("name")) for i, cp in cps)
         problems += _duplicates(f"spec.groups[{gi}].controlPlanes", names, "control plane")
 
     iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
-    teams = _items(iam.get("teams"))
-    robots = _items(iam.get("robots"))
-    repositories = _items(iam.get("repositories"))
+    teams = items(iam.get("teams"))
+    robots = items(iam.get("robots"))
+    repositories = items(iam.get("repositories"))
     problems += _duplicates("spec.iam.teams", ((i, t.get("name")) for i, t in teams), "team")
     problems += _duplicates("spec.iam.robots", ((i, r.get("name")) for i, r in robots), "robot")
     problems += _duplicates(
@@ -144,7 +145,7 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
         if isinstance(member_of, list) and len(set(map(str, member_of))) < len(member_of):
             problems.append(f"spec.iam.robots[{ri}].teams: lists a team more than once")
     for ri, repository in repositories:
-        grants = _items(repository.get("permissions"))
+        grants = items(repository.get("permissions"))
         for pi, grant in grants:
             team = grant.get("team")
             if isinstance(team, str) and team not in known:
@@ -159,32 +160,47 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
 
 def resolved_problems(env: Environment) -> list[str]:
     """Rules that need defaults merged in, and rules across the whole environment."""
-    problems: list[str] = []
-    space = env.space
-    if space.type == "Cloud" and not space.name:
-        problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
-    if space.type == "Connected" and not space.host:
-        problems.append(
-            "spec.space.host: required for Connected spaces: the ingress host that "
-            "`up ctx` prints for the Space"
-        )
+    problems = space_problems(env.space)
     for group in env.groups:
         kept = [cp.name for cp in group.control_planes if cp.protect]
-        if group.released and kept:
-            problems.append(
-                f"{group.path}.protect: false releases the group, but it holds protected "
-                f"control planes {', '.join(kept)}; set protect: false on them too, or unset "
-                "the group's protect"
-            )
+        problems += release_problems(group.path, group.released, kept)
     for cp in env.control_planes():
-        if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
-            problems.append(
-                f"{cp.path}.crossplane.version: required when autoUpgrade.channel is None "
-                "(set it here or in spec.controlPlaneDefaults.crossplane.version)"
-            )
+        problems += channel_problems(cp.path, cp.crossplane)
     if env.argocd.enabled:
         problems.extend(_argo_problems(env))
     return problems
+
+
+def space_problems(space: Space) -> list[str]:
+    """What a Space of its type lacks."""
+    if space.type == "Cloud" and not space.name:
+        return ["spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1"]
+    if space.type == "Connected" and not space.host:
+        return [
+            "spec.space.host: required for Connected spaces: the ingress host that "
+            "`up ctx` prints for the Space"
+        ]
+    return []
+
+
+def channel_problems(path: str, crossplane: Mapping[str, Any]) -> list[str]:
+    """A control plane (at `path`) on channel None needs a version; `crossplane` is merged."""
+    if crossplane["autoUpgrade"]["channel"] == "None" and "version" not in crossplane:
+        return [
+            f"{path}.crossplane.version: required when autoUpgrade.channel is None "
+            "(set it here or in spec.controlPlaneDefaults.crossplane.version)"
+        ]
+    return []
+
+
+def release_problems(path: str, released: bool, protected: list[str]) -> list[str]:
+    """A group (at `path`) released with `protect: false` may not list protected ones."""
+    if not released or not protected:
+        return []
+    return [
+        f"{path}.protect: false releases the group, but it holds protected control planes "
+        f"{', '.join(protected)}; set protect: false on them too, or unset the group's protect"
+    ]
 
 
 def _argo_problems(env: Environment) -> list[str]:
