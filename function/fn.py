@@ -91,7 +91,11 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 return rsp
 
         observed = Observed(req.observed.resources)
-        out = compose(env, observed, token)
+        try:
+            out = compose(env, observed, token)
+        except resolve.SpecError as e:
+            response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
+            return rsp
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
