@@ -11,7 +11,6 @@ Adding a composed kind: one module here, one line in BUILDERS, and its test.
 """
 
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import SecretStr
 
@@ -53,13 +52,20 @@ def same_names(out: Composition) -> list[str]:
     `c`, group `a` with `b-c`) differ in a 20-bit digest (function/naming.py); this refuses
     the rare pair whose digests meet too, rather than compose one resource over another.
     """
-    seen: dict[tuple[Any, ...], str] = {}
+    seen: dict[tuple[str, ...], str] = {}
     problems = []
     for desired in out.desired:
         metadata = desired.resource.get("metadata")
         if not isinstance(metadata, dict):  # kept as observed, malformed (Context.release_removed)
             continue
-        key = (desired.resource.get("kind"), metadata.get("namespace"), metadata.get("name"))
+        key = tuple(
+            str(value)
+            for value in (
+                desired.resource.get("kind"),
+                metadata.get("namespace"),
+                metadata.get("name"),
+            )
+        )
         first = seen.setdefault(key, desired.name)
         if first != desired.name:
             problems.append(
