@@ -26,6 +26,11 @@ def resource_name(kind: str, *parts: str) -> str:
     return ".".join((kind, *parts))
 
 
+def argo_cluster_name(prefix: str, group: str, control_plane: str) -> str:
+    """The Argo CD cluster (and cluster Secret) name of a control plane."""
+    return f"{prefix}{group}-{control_plane}"
+
+
 def metadata_name(xr_name: str, composition_resource_name: str) -> str:
     """A readable, unique DNS-1123 label for a composed resource's metadata.name.
 

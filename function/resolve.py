@@ -12,11 +12,13 @@ or an argument there, not a chain of `or`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from function.api.environment import (
+    Argo,
     ControlPlane,
     ControlPlaneDefaults,
     Crossplane,
@@ -27,9 +29,11 @@ from function.api.environment import (
     Team,
 )
 from function.api.input import FunctionInput, Ttl
-from function.api.types import Model, SecretKeyRef
+from function.api.types import DnsLabel, Model, SecretKeyRef
+from function.naming import argo_cluster_name
 from function.validate import (
     SpecError,
+    argo_problems,
     channel_problems,
     cross_field_problems,
     items,
@@ -154,7 +158,7 @@ class Environment:
 
     def argo_cluster_name(self, cp: ResolvedControlPlane) -> str:
         """The Argo CD cluster (and Secret) name of a control plane: prefix + group + name."""
-        return f"{self.argocd.cluster_name_prefix}{cp.group}-{cp.name}"
+        return argo_cluster_name(self.argocd.cluster_name_prefix, cp.group, cp.name)
 
 
 def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> Environment:
@@ -182,18 +186,18 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
         env = _resolve(xr, spec, inp)
         problems.extend(resolved_problems(env))
     else:
-        problems.extend(_partial_problems(raw_spec))
+        problems.extend(_partial_problems(raw_spec, inp))
     if problems:
         raise SpecError(list(dict.fromkeys(problems)))
     return env
 
 
-def _partial_problems(raw: Mapping[str, Any]) -> list[str]:
-    """The resolved checks over the parts of an invalid spec that parse on their own.
+def _partial_problems(raw: Mapping[str, Any], inp: FunctionInput | None) -> list[str]:
+    """The resolved checks over the parts of an invalid spec (or input) that parse alone.
 
     So that one Fatal lists every problem: a bad group name does not hide a Cloud Space
-    without a name, or a control plane on channel None without a version. The Argo CD name
-    checks need every group's and control plane's name right, so they wait for those.
+    without a name, or a control plane on channel None without a version. Argo CD names are
+    checked among the control planes whose own and group's names parse.
     """
     problems: list[str] = []
     space = _part(Space, raw.get("space"))
@@ -202,25 +206,58 @@ def _partial_problems(raw: Mapping[str, Any]) -> list[str]:
     defaults = _part(ControlPlaneDefaults, raw.get("controlPlaneDefaults", {}))
     if defaults is None:  # every control plane inherits from them
         return problems
-    inherited = _merge_crossplane(defaults.crossplane, Crossplane())
+    named: list[ResolvedControlPlane] = []
     for gi, group in items(raw.get("groups")):
-        path = f"spec.groups[{gi}]"
+        group_name = _part(_GroupName, {"name": group.get("name")})
         protected = []
         for ci, raw_cp in items(group.get("controlPlanes")):
             cp = _part(ControlPlane, raw_cp)
             if cp is None:
                 continue
-            merged = _inherit(inherited, defaults.crossplane, cp.crossplane)
-            problems += channel_problems(f"{path}.controlPlanes[{ci}]", merged)
-            if first_set(cp.protect, default=defaults.protect):
-                protected.append(cp.name)
-        problems += release_problems(path, group.get("protect") is False, protected)
+            path = f"spec.groups[{gi}].controlPlanes[{ci}]"
+            resolved = _control_plane(group_name.name if group_name else "", path, cp, defaults)
+            problems += channel_problems(path, resolved.crossplane)
+            protected += [cp.name] if resolved.protect else []
+            named += [resolved] if group_name else []
+        problems += release_problems(f"spec.groups[{gi}]", group.get("protect") is False, protected)
+    argo = _part(Argo, raw.get("argocd", {}))
+    if argo is not None and argo.enabled and inp is not None:
+        prefix = first_set(argo.cluster_name_prefix, default=inp.argocd.cluster_name_prefix)
+        problems += argo_problems(prefix, argo.labels, named)
     return problems
+
+
+class _GroupName(Model):
+    """A group's name alone, to check it apart from the rest of its entry."""
+
+    name: DnsLabel
 
 
 def _part(model: type[M], data: Any) -> M | None:
     """`data` as `model`, or None if it has a problem (which validate_model reported)."""
     return validate_model(model, data, "", [])
+
+
+def _control_plane(
+    group: str, path: str, cp: ControlPlane, defaults: ControlPlaneDefaults
+) -> ResolvedControlPlane:
+    """A control plane with the defaults merged in."""
+    return ResolvedControlPlane(
+        group=group,
+        name=cp.name,
+        path=path,
+        crossplane=_inherit(_inherited(defaults.crossplane), defaults.crossplane, cp.crossplane),
+        protect=first_set(cp.protect, default=defaults.protect),
+        register=cp.argocd.register_,
+        project=cp.argocd.project,
+        labels=dict(sorted(cp.argocd.labels.items())),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _inherited(default: Crossplane) -> dict[str, Any]:
+    """What a control plane that sets nothing of its own inherits (copied by `_inherit`)."""
+    return _merge_crossplane(default, Crossplane())
 
 
 def _merge_crossplane(default: Crossplane, override: Crossplane) -> dict[str, Any]:
@@ -258,20 +295,10 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
     """The Environment of a valid spec and input: defaults merged in, lists sorted by name."""
     metadata = xr.get("metadata") or {}
     defaults = spec.control_plane_defaults
-    inherited = _merge_crossplane(defaults.crossplane, Crossplane())
     groups = []
     for gi, group in sorted(enumerate(spec.groups), key=lambda ig: ig[1].name):
         cps = tuple(
-            ResolvedControlPlane(
-                group=group.name,
-                name=cp.name,
-                path=f"spec.groups[{gi}].controlPlanes[{ci}]",
-                crossplane=_inherit(inherited, defaults.crossplane, cp.crossplane),
-                protect=first_set(cp.protect, default=defaults.protect),
-                register=cp.argocd.register_,
-                project=cp.argocd.project,
-                labels=dict(sorted(cp.argocd.labels.items())),
-            )
+            _control_plane(group.name, f"spec.groups[{gi}].controlPlanes[{ci}]", cp, defaults)
             for ci, cp in sorted(enumerate(group.control_planes), key=lambda ic: ic[1].name)
         )
         # Deleting a group's namespace deletes every control plane in it.

@@ -25,10 +25,11 @@ from function.api.types import (
     LABEL_VALUE,
     Model,
 )
+from function.naming import argo_cluster_name
 
 if TYPE_CHECKING:
     from function.api.environment import Space
-    from function.resolve import Environment
+    from function.resolve import Environment, ResolvedControlPlane
 
 
 class SpecError(Exception):
@@ -167,7 +168,8 @@ def resolved_problems(env: Environment) -> list[str]:
     for cp in env.control_planes():
         problems += channel_problems(cp.path, cp.crossplane)
     if env.argocd.enabled:
-        problems.extend(_argo_problems(env))
+        argo = env.argocd
+        problems += argo_problems(argo.cluster_name_prefix, argo.labels, env.control_planes())
     return problems
 
 
@@ -203,12 +205,21 @@ def release_problems(path: str, released: bool, protected: list[str]) -> list[st
     ]
 
 
-def _argo_problems(env: Environment) -> list[str]:
-    """Argo CD cluster names that collide or are too long, and labels the function owns."""
+def argo_problems(
+    prefix: str, labels: Mapping[str, str], cps: Iterable[ResolvedControlPlane]
+) -> list[str]:
+    """Argo CD cluster names that collide or are too long, and labels the function owns.
+
+    Args:
+        prefix: The resolved argocd.clusterNamePrefix.
+        labels: spec.argocd.labels.
+        cps: The control planes whose names are known.
+    """
     problems: list[str] = []
-    names = Counter(env.argo_cluster_name(cp) for cp in env.control_planes() if cp.register)
-    for cp in env.control_planes():
-        name = env.argo_cluster_name(cp)
+    cps = list(cps)
+    names = Counter(argo_cluster_name(prefix, cp.group, cp.name) for cp in cps if cp.register)
+    for cp in cps:
+        name = argo_cluster_name(prefix, cp.group, cp.name)
         where = cp.path
         if cp.register and names[name] > 1:
             problems.append(
@@ -219,6 +230,6 @@ def _argo_problems(env: Environment) -> list[str]:
             problems.append(f"{where}: Argo CD cluster name {name!r} is longer than 253")
         if ARGO_SECRET_TYPE_LABEL in cp.labels:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
-    if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
+    if ARGO_SECRET_TYPE_LABEL in labels:
         problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     return problems

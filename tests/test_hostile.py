@@ -233,6 +233,23 @@ def test_the_fatal_lists_every_problem_at_once(debug_server: Server) -> None:
     ]
 
 
+def test_argo_cd_names_are_checked_beside_shape_errors(debug_server: Server) -> None:
+    groups = [
+        {"name": "Dev"},
+        {"name": "a-b", "controlPlanes": [{"name": "c"}]},
+        {"name": "a", "controlPlanes": [{"name": "b-c"}]},
+    ]
+    spec = f.spec(groups=groups, organization="Acme")
+    problems = fatal_problems(debug_server.call(f.request(f.xr(spec))))
+    assert [p.split(":")[0] for p in problems] == [
+        "spec.organization",
+        "spec.groups[0].name",
+        "spec.groups[1].controlPlanes[0]",
+        "spec.groups[2].controlPlanes[0]",
+    ]
+    assert "Argo CD cluster name 'controlplane-a-b-c' is also produced" in problems[-1]
+
+
 # --- 6. Every name and label is one Kubernetes accepts -------------------------------------------
 
 
