@@ -233,6 +233,8 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
     yield ("organization",), "label", True
     yield ("space",), "object", True
     yield ("space", "type"), "enum", True
+    if spec["space"]["type"] == "Cloud":  # missing: a resolved check, named beside the rest
+        yield ("space", "name"), "label", True
     yield ("groups",), "list", False
     for gi, group in enumerate(spec["groups"]):
         yield from _group_sites(gi, group)
