@@ -12,13 +12,15 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-from typing import Any
+import random
+from typing import Any, Literal
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
-from function.credentials import TOKEN_REQUIREMENT
+from function.credentials import KUBECONFIG_KEY, TOKEN_REQUIREMENT
 from function.fn import FunctionRunner
+from tests import factories
 
 SIZES = (1, 10, 100, 500)
 XR_NAME = "acme"
@@ -34,10 +36,16 @@ TOKEN_SECRET: dict[str, Any] = {
 PEER_COMPOSITE = "peer_composition.UpboundEnvironmentComposite"
 PEER_STEP = "compose-environment"
 _TIMESTAMP = "2026-01-01T00:00:00Z"
+Space = Literal["Cloud", "Disconnected"]
+# As large as a Space's: a PEM CA certificate (base64 again) and a service account token.
+_CA_BYTES, _TOKEN_CHARS = 1100, 900
 
 
-def spec(control_planes: int) -> dict[str, Any]:
-    """The spec of an environment with `control_planes` control planes."""
+def spec(control_planes: int, space: Space = "Cloud") -> dict[str, Any]:
+    """The spec of an environment with `control_planes` control planes in a Cloud Space.
+
+    A Disconnected Space instead: Argo CD reaches each control plane with its kubeconfig.
+    """
     share = max(1, control_planes // 5)
     groups: list[dict[str, Any]] = [
         {"name": f"g{i:03d}", "controlPlanes": []} for i in range(share)
@@ -65,14 +73,18 @@ def spec(control_planes: int) -> dict[str, Any]:
     ]
     return {
         "organization": "acme",
-        "space": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
+        "space": (
+            {"type": "Cloud", "name": "upbound-gcp-us-west-1"}
+            if space == "Cloud"
+            else {"type": "Disconnected"}
+        ),
         "groups": groups,
         "argocd": {"labels": {"managed-by": "crossplane"}},
         "iam": {"teams": teams, "robots": robots, "repositories": repositories},
     }
 
 
-def xr(control_planes: int) -> dict[str, Any]:
+def xr(control_planes: int, space: Space = "Cloud") -> dict[str, Any]:
     """The observed XR, with the fields Crossplane and the API server add."""
     return {
         "apiVersion": "platform.upbound.io/v1alpha1",
@@ -86,7 +98,7 @@ def xr(control_planes: int) -> dict[str, Any]:
             "creationTimestamp": _TIMESTAMP,
         },
         "spec": {
-            **spec(control_planes),
+            **spec(control_planes, space),
             "crossplane": {"compositionRef": {"name": "upboundenvironments"}},
         },
     }
@@ -97,7 +109,16 @@ def function_input() -> dict[str, Any]:
     return {
         "apiVersion": "upboundenvironment.fn.crossplane.io/v1beta1",
         "kind": "Input",
-        "argocd": {"namespace": "argocd"},
+        # ClusterSecret, named by the input (which may name any namespace): this function
+        # reads the token as the peer does, so both do the same work.
+        "argocd": {
+            "namespace": "argocd",
+            "credentials": "ClusterSecret",
+            "tokenSecretRef": {
+                "name": TOKEN_SECRET["metadata"]["name"],
+                "namespace": TOKEN_SECRET["metadata"]["namespace"],
+            },
+        },
         "composite": PEER_COMPOSITE,
         "step": PEER_STEP,
     }
@@ -161,6 +182,24 @@ def _as_observed(name: str, desired: dict[str, Any], *, ready: bool, index: int)
     return body
 
 
+def kubeconfig(name: str) -> bytes:
+    """The kubeconfig a Disconnected Space writes for a control plane: its own server and token.
+
+    Random but reproducible (seeded by the name), and as large as a real one.
+    """
+    rng = random.Random(name)
+    ca = base64.b64encode(rng.randbytes(_CA_BYTES)).decode()
+    token = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=_TOKEN_CHARS))
+    server = f"https://{name.replace('.', '-')}.spaces.example.com:6443"
+    return factories.kubeconfig(server, ca=ca, token=token)
+
+
+def _connection_details(name: str, desired: dict[str, Any]) -> dict[str, bytes]:
+    """What Crossplane sends back for an Object that asks for its kubeconfig Secret."""
+    wanted = (desired.get("spec") or {}).get("connectionDetails") or []
+    return {KUBECONFIG_KEY: kubeconfig(name)} if wanted else {}
+
+
 def _struct(value: dict[str, Any]) -> Any:
     """A dict as a protobuf Struct."""
     return resource.dict_to_struct(value)
@@ -182,27 +221,31 @@ def _request(xr_: dict[str, Any], observed: dict[str, fnv1.Resource]) -> fnv1.Ru
     return req
 
 
-def steady_request(control_planes: int, *, not_ready: int = 0) -> fnv1.RunFunctionRequest:
+def steady_request(
+    control_planes: int, *, not_ready: int = 0, space: Space = "Cloud"
+) -> fnv1.RunFunctionRequest:
     """The request for an environment where everything exists and is ready.
 
     `not_ready` control planes (the first ones) exist but are not ready yet, as in the short
-    time after a control plane is added.
+    time after a control plane is added. In a Disconnected Space every control plane's
+    kubeconfig comes back as its Object's connection details.
     """
-    xr_ = xr(control_planes)
+    xr_ = xr(control_planes, space)
     runner = FunctionRunner()
     observed: dict[str, fnv1.Resource] = {}
     # Each pass composes what the previous pass made ready: groups, control planes, clusters.
     for _ in range(3):
         rsp = runner.run(_request(xr_, observed))
+        desired = {
+            name: resource.struct_to_dict(composed.resource)
+            for name, composed in sorted(rsp.desired.resources.items())
+        }
         observed = {
             name: fnv1.Resource(
-                resource=_struct(
-                    _as_observed(
-                        name, resource.struct_to_dict(composed.resource), ready=True, index=i
-                    )
-                )
+                resource=_struct(_as_observed(name, body, ready=True, index=i)),
+                connection_details=_connection_details(name, body),
             )
-            for i, (name, composed) in enumerate(sorted(rsp.desired.resources.items()))
+            for i, (name, body) in enumerate(desired.items())
         }
     for name in sorted(n for n in observed if n.startswith("controlplane."))[:not_ready]:
         body = resource.struct_to_dict(observed[name].resource)

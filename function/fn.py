@@ -14,7 +14,7 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, resolve, status
+from function import credentials, memory, resolve, status
 from function.compose import compose
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
@@ -31,20 +31,31 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self.log = logging.get_logger()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-function")
         self._memos = Memos()
+        self._in_flight = 0  # calls in RunFunction; touched only by the event loop
+        self._queued = False  # whether calls queued since the queue last drained
 
     async def RunFunction(  # noqa: N802 - gRPC requires this name.
         self, req: fnv1.RunFunctionRequest, _: ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Run the function. Never raises: an unexpected error becomes one Fatal result.
 
-        The work runs in one worker thread so that the event loop stays free to accept every
-        call that arrives meanwhile: the SDK's graceful stop on SIGTERM lets accepted calls
-        finish, but cancels calls the busy loop had not yet accepted. One thread: the work
-        holds the GIL, so more would add memory (an allocator arena each), not speed; and the
-        memos are only ever touched from it.
+        The work runs in one worker thread so that the event loop stays free to accept the
+        calls that arrive meanwhile (up to the server's bound, function/server.py) and to
+        stop the server on SIGTERM: accepted calls queue here and finish within the grace
+        period. One thread: the work holds the GIL, so more would add memory (an allocator
+        arena each), not speed; and the memos are only ever touched from it. When a queue
+        has drained, the worker gives the memory it grew back to the system.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self.answer, req)
+        self._in_flight += 1
+        self._queued = self._queued or self._in_flight > 1
+        try:
+            return await loop.run_in_executor(self._worker, self.answer, req)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._queued:
+                self._queued = False
+                loop.run_in_executor(self._worker, memory.release)
 
     def answer(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         """The response to a request: kept from last time if unchanged, else run. Never raises."""
@@ -81,18 +92,18 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return rsp
 
         token: SecretStr | None = None
+        token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
         if env.uses_token:
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
                 token = credentials.read_token(req, ref)
             except credentials.CredentialError as e:
-                response.fatal(rsp, _invalid("UpboundEnvironment", [str(e)]))
-                return rsp
+                token_problem = str(e)
 
         observed = Observed(req.observed.resources)
         try:
-            out = compose(env, observed, token)
+            out = compose(env, observed, token, token_problem)
         except resolve.SpecError as e:
             response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
             return rsp

@@ -1,12 +1,13 @@
-"""The function's command line: the SDK's standard flags and --workers, then serve."""
+"""The function's command line: the SDK's standard flags, ours, then serve."""
 
 import gc
 import sys
 
 import click
 from crossplane.function import cli as sdkcli
+from crossplane.function import logging
 
-from function import fn, workers
+from function import fn, server, workers
 
 
 @click.command()
@@ -21,19 +22,50 @@ from function import fn, workers
     help="Serve with this many processes sharing the address (SO_REUSEPORT), to use "
     "more than one core. The address needs a fixed port.",
 )
+@click.option(
+    "--max-calls-in-flight",
+    "max_calls",
+    type=click.IntRange(min=1),
+    default=server.DEFAULT_MAX_CALLS,
+    show_default=True,
+    envvar="MAX_CALLS_IN_FLIGHT",
+    help="Calls a process accepts at once (they queue: it works one at a time); past "
+    "them it refuses calls with RESOURCE_EXHAUSTED, and Crossplane retries them.",
+)
+@click.option(
+    "--grace-period",
+    type=click.FloatRange(min=0),
+    default=server.DEFAULT_GRACE_PERIOD,
+    show_default=True,
+    envvar="GRACE_PERIOD",
+    help="Seconds that SIGTERM gives the calls in flight to finish; new calls are refused "
+    "at once. Keep it under the pod's terminationGracePeriodSeconds.",
+)
 @click.option(workers.WORKER_FLAG, "pool_worker", is_flag=True, hidden=True)
-def cli(worker_count: int, pool_worker: bool, **kwargs: object) -> None:
+def cli(
+    worker_count: int,
+    max_calls: int,
+    grace_period: float,
+    pool_worker: bool,
+    debug: bool,
+    **kwargs: object,
+) -> None:
     """Serve function-upbound-environment over gRPC."""
+    logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
+    options = server.Options(
+        **kwargs,  # type: ignore[arg-type]
+        max_calls=max_calls,
+        grace_period=grace_period,
+        reuse_port=pool_worker,
+    )
+    if worker_count > 1 and not pool_worker:
+        sys.exit(workers.run_pool(worker_count, workers.worker_command(options, debug=debug)))
+    if pool_worker:
+        workers.become_worker()
     # What the imports made lives as long as the process: keep the collector off it, so a
     # collection during a call walks only what calls allocate.
     gc.freeze()
-    if pool_worker:
-        workers.serve_worker(fn.FunctionRunner(), **kwargs)
-    elif worker_count == 1:
-        sdkcli.run(fn.FunctionRunner(), **kwargs)  # type: ignore[arg-type]
-    else:
-        command = workers.worker_command(kwargs)
-        sys.exit(workers.run_pool(worker_count, command, debug=bool(kwargs["debug"])))
+    server.serve(fn.FunctionRunner(), options)
 
 
 if __name__ == "__main__":

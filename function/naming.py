@@ -26,6 +26,10 @@ def resource_name(kind: str, *parts: str) -> str:
     return ".".join((kind, *parts))
 
 
+# Hex digits of the hash that ends an Argo CD cluster Secret's name (Environment.argo_secret_name).
+ARGO_SECRET_HASH_LENGTH = 8
+
+
 def argo_cluster_name(prefix: str, group: str, control_plane: str) -> str:
     """The Argo CD cluster (and cluster Secret) name of a control plane."""
     return f"{prefix}{group}-{control_plane}"

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
@@ -49,9 +49,8 @@ class Observed:
     def spec(self, name: str) -> dict[str, Any]:
         """The observed spec of a composed resource ({} when it does not exist)."""
         observed = self._resources.get(name)
-        if observed is None or "spec" not in observed.resource:
-            return {}
-        return resource.struct_to_dict(cast(struct_pb2.Struct, observed.resource["spec"]))
+        spec = None if observed is None else _at(observed.resource, "spec")
+        return resource.struct_to_dict(spec) if isinstance(spec, struct_pb2.Struct) else {}
 
     def metadata_name(self, name: str) -> str | None:
         """The observed resource's metadata.name, if it exists and is a DNS-1123 label."""
@@ -83,6 +82,16 @@ class Observed:
         ):
             return "the observed resource's metadata.annotations are not a mapping of strings"
         return None
+
+    def status(self, name: str) -> dict[str, Any]:
+        """The observed status of a composed resource ({} when it has none)."""
+        observed = self._resources.get(name)
+        if observed is None or "status" not in observed.resource:
+            return {}
+        status = observed.resource["status"]
+        if not isinstance(status, struct_pb2.Struct):
+            return {}
+        return resource.struct_to_dict(status)
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is.

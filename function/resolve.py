@@ -13,6 +13,7 @@ or an argument there, not a chain of `or`.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,8 +30,8 @@ from function.api.environment import (
     Team,
 )
 from function.api.input import FunctionInput, Ttl
-from function.api.types import DnsLabel, Model, SecretKeyRef
-from function.naming import argo_cluster_name
+from function.api.types import DEFAULT_UPBOUND_DOMAIN, DnsLabel, Model, SecretKeyRef
+from function.naming import ARGO_SECRET_HASH_LENGTH, argo_cluster_name
 from function.validate import (
     SpecError,
     argo_problems,
@@ -40,11 +41,13 @@ from function.validate import (
     release_problems,
     resolved_problems,
     space_problems,
+    token_secret_problems,
     validate_model,
 )
 
 __all__ = [  # SpecError too: it is what parse raises.
     "DEFAULT_CHANNEL",
+    "DEFAULT_CREDENTIALS",
     "DEFAULT_PROVIDER_CONFIGS",
     "DEFAULT_PROVIDER_CONFIG_KIND",
     "DEFAULT_TOKEN_SECRET_REF",
@@ -60,9 +63,10 @@ __all__ = [  # SpecError too: it is what parse raises.
 # The built-in layer: what a setting is when neither the XR nor the function input sets it.
 DEFAULT_PROVIDER_CONFIGS = {"space": "upbound-space", "argocd": "argocd", "upbound": "default"}
 DEFAULT_PROVIDER_CONFIG_KIND = "ClusterProviderConfig"
+# The token Secret of ClusterSecret mode; a namespaced XR's is in its own namespace.
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
 DEFAULT_CHANNEL = "Stable"
-_DEFAULT_TOKEN_SECRET = SecretKeyRef.model_validate(DEFAULT_TOKEN_SECRET_REF)
+DEFAULT_CREDENTIALS = "Environment"
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -120,7 +124,9 @@ class ResolvedArgo:
     namespace: str
     cluster_name_prefix: str
     labels: dict[str, str]
-    token_secret_ref: SecretKeyRef
+    credentials: str  # Environment or ClusterSecret
+    upbound_domain: str
+    token_secret_ref: SecretKeyRef  # its namespace resolved; read in ClusterSecret mode only
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +152,11 @@ class Environment:
 
     @property
     def uses_token(self) -> bool:
-        """Whether Argo CD's exec provider needs the Upbound token (Cloud, Connected)."""
-        if not self.argocd.enabled or self.space.type == "Disconnected":
+        """Whether the function reads the Upbound token (ClusterSecret; Cloud, Connected)."""
+        argocd = self.argocd
+        if not argocd.enabled or argocd.credentials != "ClusterSecret":
+            return False
+        if self.space.type == "Disconnected":
             return False
         return any(cp.register for cp in self.control_planes())
 
@@ -157,8 +166,21 @@ class Environment:
             yield from group.control_planes
 
     def argo_cluster_name(self, cp: ResolvedControlPlane) -> str:
-        """The Argo CD cluster (and Secret) name of a control plane: prefix + group + name."""
+        """The Argo CD cluster name of a control plane (its display name): prefix-group-name."""
         return argo_cluster_name(self.argocd.cluster_name_prefix, cp.group, cp.name)
+
+    def argo_secret_name(self, cp: ResolvedControlPlane) -> str:
+        """The metadata.name of a control plane's Argo CD cluster Secret.
+
+        The cluster name and a hash of organization, Space, group and control plane: two
+        environments that share an Argo CD never write the same Secret. The Space is its
+        name, else its host, as the spec gives them (never discovered values), so the name
+        does not change once composed.
+        """
+        space = self.space.name or self.space.host or self.space.type
+        identity = f"{self.organization}/{space}/{cp.group}/{cp.name}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:ARGO_SECRET_HASH_LENGTH]
+        return f"{self.argo_cluster_name(cp)}-{digest}"
 
 
 def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> Environment:
@@ -185,6 +207,7 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     if spec is not None and inp is not None:
         env = _resolve(xr, spec, inp)
         problems.extend(resolved_problems(env))
+        problems.extend(token_secret_problems(spec, inp, env))
     else:
         problems.extend(_partial_problems(raw_spec, inp))
     if problems:
@@ -291,6 +314,25 @@ def _channel(crossplane: Crossplane) -> str | None:
     return crossplane.auto_upgrade.channel if crossplane.auto_upgrade else None
 
 
+def _token_secret_ref(
+    spec: EnvironmentSpec, inp: FunctionInput, xr_namespace: str | None
+) -> SecretKeyRef:
+    """The token Secret: the XR's, else the input's, else the default; namespace filled in.
+
+    An omitted namespace is the XR's own (a cluster-scoped XR's: crossplane-system). Which
+    namespaces an XR may name is function/credentials.py's rule, checked in validate.py.
+    """
+    ref = first_set(
+        spec.argocd.token_secret_ref,
+        inp.argocd.token_secret_ref,
+        default=SecretKeyRef(name=DEFAULT_TOKEN_SECRET_REF["name"]),
+    )
+    if ref.namespace is not None:
+        return ref
+    namespace = xr_namespace or DEFAULT_TOKEN_SECRET_REF["namespace"]
+    return ref.model_copy(update={"namespace": namespace})
+
+
 def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -> Environment:
     """The Environment of a valid spec and input: defaults merged in, lists sorted by name."""
     metadata = xr.get("metadata") or {}
@@ -343,11 +385,15 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
                 spec.argocd.cluster_name_prefix, default=inp.argocd.cluster_name_prefix
             ),
             labels=dict(sorted(spec.argocd.labels.items())),
-            token_secret_ref=first_set(
-                spec.argocd.token_secret_ref,
-                inp.argocd.token_secret_ref,
-                default=_DEFAULT_TOKEN_SECRET,
+            credentials=first_set(
+                spec.argocd.credentials, inp.argocd.credentials, default=DEFAULT_CREDENTIALS
             ),
+            upbound_domain=first_set(
+                spec.argocd.upbound_domain,
+                inp.argocd.upbound_domain,
+                default=DEFAULT_UPBOUND_DOMAIN,
+            ),
+            token_secret_ref=_token_secret_ref(spec, inp, metadata.get("namespace") or None),
         ),
         teams=tuple(sorted(spec.iam.teams, key=lambda t: t.name)),
         robots=tuple(sorted(spec.iam.robots, key=lambda r: r.name)),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
+from function import credentials
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
     CLUSTER_NAME_PREFIX,
@@ -25,10 +26,11 @@ from function.api.types import (
     LABEL_VALUE,
     Model,
 )
-from function.naming import argo_cluster_name
+from function.naming import ARGO_SECRET_HASH_LENGTH, argo_cluster_name
 
 if TYPE_CHECKING:
-    from function.api.environment import Space
+    from function.api.environment import EnvironmentSpec, Space
+    from function.api.input import FunctionInput
     from function.resolve import Environment, ResolvedControlPlane
 
 
@@ -177,11 +179,6 @@ def space_problems(space: Space) -> list[str]:
     """What a Space of its type lacks."""
     if space.type == "Cloud" and not space.name:
         return ["spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1"]
-    if space.type == "Connected" and not space.host:
-        return [
-            "spec.space.host: required for Connected spaces: the ingress host that "
-            "`up ctx` prints for the Space"
-        ]
     return []
 
 
@@ -226,10 +223,52 @@ def argo_problems(
                 f"{where}: Argo CD cluster name {name!r} is also produced by another "
                 "group/control plane pair; rename one of them"
             )
-        if len(name) > 253:
-            problems.append(f"{where}: Argo CD cluster name {name!r} is longer than 253")
+        if len(name) + 1 + ARGO_SECRET_HASH_LENGTH > 253:  # Environment.argo_secret_name
+            problems.append(
+                f"{where}: Argo CD cluster name {name!r} is too long: its cluster Secret's "
+                "name, the cluster name and a 9-character suffix, must fit in 253 characters"
+            )
         if ARGO_SECRET_TYPE_LABEL in cp.labels:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     if ARGO_SECRET_TYPE_LABEL in labels:
         problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     return problems
+
+
+def token_secret_problems(spec: EnvironmentSpec, inp: FunctionInput, env: Environment) -> list[str]:
+    """Where the XR and the input may name the token Secret, and when they may name one.
+
+    A namespaced XR reaches only its own namespace (`credentials.namespace_problem`) and may
+    not replace a Secret that the function input names. A tokenSecretRef is read only in
+    ClusterSecret mode: one named in Environment mode is a problem rather than silently
+    unused, so that an upgrade never quietly takes Argo CD's token away.
+    """
+    problems: list[str] = []
+    xr_ref, input_ref = spec.argocd.token_secret_ref, inp.argocd.token_secret_ref
+    path = "spec.argocd.tokenSecretRef"
+    cluster_secret = env.argocd.credentials == "ClusterSecret"
+    if xr_ref is not None:
+        if input_ref is None:
+            where = credentials.namespace_problem(
+                f"{path}.namespace", xr_ref.namespace, env.xr_namespace
+            )
+            problems.extend([where] if where else [])
+        elif env.xr_namespace is not None and xr_ref != input_ref:
+            problems.append(
+                f"{path}: the Composition's function input names the token Secret, and a "
+                "namespaced UpboundEnvironment may not name another; remove this field"
+            )
+        if not cluster_secret:
+            problems.append(_unused_ref("spec", path))
+    input_cluster_secret = inp.argocd.credentials == "ClusterSecret"
+    if input_ref is not None and not cluster_secret and not input_cluster_secret:
+        problems.append(_unused_ref("input", "input.argocd.tokenSecretRef"))
+    return problems
+
+
+def _unused_ref(layer: str, path: str) -> str:
+    return (
+        f"{path}: read only with credentials ClusterSecret, and credentials is Environment "
+        f"(the default): set {layer}.argocd.credentials: ClusterSecret to keep reading this "
+        "Secret, or remove the field and give Argo CD its own UP_TOKEN (docs/credentials.md)"
+    )

@@ -14,33 +14,34 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
 
-from crossplane.function import logging, runtime
-from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from crossplane.function import logging
+
+from function.server import Options
 
 WORKER_FLAG = "--pool-worker"
 _PR_SET_PDEATHSIG = 1
 
 
-def worker_command(options: dict[str, Any]) -> list[str]:
-    """The command line of one worker: this program with the same standard flags."""
-    command = [sys.executable, "-m", "function.main", WORKER_FLAG, "--address", options["address"]]
-    command += ["--max-recv-message-size", str(options["max_recv_message_size"])]
-    if options.get("max_send_message_size") is not None:
-        command += ["--max-send-message-size", str(options["max_send_message_size"])]
-    if options.get("insecure"):
+def worker_command(options: Options, *, debug: bool = False) -> list[str]:
+    """The command line of one worker: this program with the same flags."""
+    command = [sys.executable, "-m", "function.main", WORKER_FLAG, "--address", options.address]
+    command += ["--max-recv-message-size", str(options.max_recv_message_size)]
+    if options.max_send_message_size is not None:
+        command += ["--max-send-message-size", str(options.max_send_message_size)]
+    if options.insecure:
         command.append("--insecure")
-    if options.get("tls_certs_dir"):
-        command += ["--tls-server-certs-dir", options["tls_certs_dir"]]
-    if options.get("debug"):
+    if options.tls_certs_dir:
+        command += ["--tls-server-certs-dir", options.tls_certs_dir]
+    command += ["--max-calls-in-flight", str(options.max_calls)]
+    command += ["--grace-period", str(options.grace_period)]
+    if debug:
         command.append("--debug")
     return command
 
 
-def run_pool(count: int, command: Sequence[str], *, debug: bool = False) -> int:
+def run_pool(count: int, command: Sequence[str]) -> int:
     """Start `count` workers, forward stop signals to them, and return the exit code."""
-    logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
     log = logging.get_logger()
     workers: dict[int, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -79,8 +80,8 @@ def run_pool(count: int, command: Sequence[str], *, debug: bool = False) -> int:
     return 1 if failed else 0
 
 
-def serve_worker(runner: grpcv1.FunctionRunnerServiceServicer, **options: Any) -> None:
-    """Serve as one worker: the SDK's server, bound with SO_REUSEPORT.
+def become_worker() -> None:
+    """Make this process a worker: it then serves as one process does, with SO_REUSEPORT.
 
     A worker leaves SIGINT to the parent (a terminal sends it to the whole group) and asks
     the kernel to SIGTERM it should the parent die without stopping it.
@@ -91,17 +92,3 @@ def serve_worker(runner: grpcv1.FunctionRunnerServiceServicer, **options: Any) -
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: the parent still forwards SIGTERM
         pass
-    logging.configure(level=logging.Level.DEBUG if options["debug"] else logging.Level.INFO)
-    recv_mb = options["max_recv_message_size"]
-    send_mb = options.get("max_send_message_size") or recv_mb
-    runtime.serve(
-        runner,
-        options["address"],
-        creds=runtime.load_credentials(options["tls_certs_dir"]),
-        insecure=options["insecure"],
-        options=[
-            ("grpc.max_receive_message_length", recv_mb * 1024 * 1024),
-            ("grpc.max_send_message_length", send_mb * 1024 * 1024),
-            ("grpc.so_reuseport", 1),
-        ],
-    )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import crossplane_cli
 from tests import server as fnserver
 
 # `ci` (the default): bounded examples and no per-example deadline, because a 2-core CI
@@ -29,3 +30,9 @@ def debug_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fnserver.
         tmp_path_factory.mktemp("debug-server"), "--insecure", "--debug"
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def crossplane() -> crossplane_cli.CrossplaneCLI:
+    """The real crossplane CLI (hack/crossplane/build); its tests skip only without Go."""
+    return crossplane_cli.build()

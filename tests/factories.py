@@ -27,10 +27,28 @@ TOKEN_SECRET: dict[str, Any] = {
 }
 KUBECONFIG_TOKEN = "kubeconfig-bearer-5b3e9f"
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+# What a Connected Space's ConfigMap upbound-system/ingress-public holds (data keys as the
+# `up` CLI reads them): the host, here with the scheme `up` trims, and the CA as PEM text.
+INGRESS_HOST = "spaces.acme.example.com"
+INGRESS_DATA = {
+    "ingress-host": f"https://{INGRESS_HOST}",
+    "ingress-ca": base64.b64decode(CA_DATA).decode(),
+}
+
+
+# Argo CD settings of ClusterSecret mode: the token from the Secret TOKEN_SECRET (namespace
+# omitted: the XR's own).
+CLUSTER_SECRET: dict[str, Any] = {
+    "credentials": "ClusterSecret",
+    "tokenSecretRef": {"name": "upbound-token"},
+}
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
-    """A valid Cloud spec with two groups, three control planes and some IAM."""
+    """A valid Cloud spec with two groups, three control planes and some IAM.
+
+    Argo CD uses the default credentials, Environment; `argocd=CLUSTER_SECRET` reads a token.
+    """
     base: dict[str, Any] = {
         "organization": "acme",
         "space": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
@@ -44,9 +62,7 @@ def spec(**overrides: Any) -> dict[str, Any]:
             },
             {"name": "prod", "controlPlanes": [{"name": "ctp1"}]},
         ],
-        "argocd": {
-            "tokenSecretRef": {"name": "upbound-token", "namespace": "crossplane-system"},
-        },
+        "argocd": {},
         "iam": {
             "teams": [{"name": "platform"}, {"name": "app-team"}],
             "robots": [{"name": "ci", "description": "CI robot", "teams": ["platform"]}],
@@ -83,7 +99,12 @@ def xr(
     }
 
 
-def kubeconfig(server: str = "https://ctp1.edge.example.com:6443") -> bytes:
+def kubeconfig(
+    server: str = "https://ctp1.edge.example.com:6443",
+    *,
+    ca: str = CA_DATA.decode(),
+    token: str = KUBECONFIG_TOKEN,
+) -> bytes:
     """A kubeconfig as a Disconnected Space writes it."""
     return f"""apiVersion: v1
 kind: Config
@@ -92,14 +113,14 @@ clusters:
 - name: ctp
   cluster:
     server: {server}
-    certificate-authority-data: {CA_DATA.decode()}
+    certificate-authority-data: {ca}
 contexts:
 - name: ctp
   context: {{cluster: ctp, user: ctp}}
 users:
 - name: ctp
   user:
-    token: {KUBECONFIG_TOKEN}
+    token: {token}
 """.encode()
 
 
@@ -178,13 +199,20 @@ def secret_data(composed: Mapping[str, Any]) -> dict[str, str]:
 
 
 def observed_body(body: Mapping[str, Any], *, ready: bool = True) -> dict[str, Any]:
-    """A desired composed resource as Crossplane observes it once it exists: with Ready."""
+    """A desired composed resource as Crossplane observes it once it exists: with Ready.
+
+    An observe-only Object of a Space's ingress ConfigMap reports it in atProvider.manifest,
+    holding INGRESS_DATA, as provider-kubernetes does.
+    """
     out = copy.deepcopy(dict(body))
     out["status"] = {
         "conditions": [
             {"type": "Ready", "status": "True" if ready else "False", "reason": "Available"}
         ]
     }
+    wrapped = (out.get("spec") or {}).get("forProvider", {}).get("manifest", {})
+    if wrapped.get("kind") == "ConfigMap" and ready:
+        out["status"]["atProvider"] = {"manifest": {**wrapped, "data": dict(INGRESS_DATA)}}
     return out
 
 

@@ -19,10 +19,10 @@ How a resource is checked (`validate` is the dispatcher):
    is skipped when there are type or enum errors, a rule on an absent field is not evaluated,
    an evaluation error is a failure, and `has(a.b.c)` is an error when `a.b` is absent.
 4. A provider-kubernetes `Object`'s `spec.forProvider.manifest` is validated recursively:
-   Namespace and Secret with the OpenAPI schemas that `kubernetes-validate` bundles (newest
-   Kubernetes, strict), Spaces kinds (ControlPlane, ObjectRoleBinding) with their CRDs. An
-   Argo CD cluster Secret must use base64 `data` (not `stringData`), and its decoded keys and
-   `config` JSON are checked against the JSON Schemas in `argocd/`.
+   Namespace, Secret and ConfigMap with the OpenAPI schemas that `kubernetes-validate`
+   bundles (newest Kubernetes, strict), Spaces kinds (ControlPlane, ObjectRoleBinding) with
+   their CRDs. An Argo CD cluster Secret must use base64 `data` (not `stringData`), and its
+   decoded keys and `config` JSON are checked against the JSON Schemas in `argocd/`.
 
 Errors read `<location>: <problem>`, e.g.
 `spec.forProvider.manifest.spec.crossplane.version: The version must not start with a leading 'v'`.
@@ -64,7 +64,7 @@ OBJECT_API_VERSIONS = frozenset(
 )
 # Kinds an Object may wrap: core kinds (checked with kubernetes-validate) and the CRDs of
 # these folders. Anything else is reported, so a new wrapped kind gets a schema on purpose.
-WRAPPABLE_CORE_KINDS = frozenset({("v1", "Namespace"), ("v1", "Secret")})
+WRAPPABLE_CORE_KINDS = frozenset({("v1", "Namespace"), ("v1", "Secret"), ("v1", "ConfigMap")})
 CLUSTER_SCOPED_CORE_KINDS = frozenset({"Namespace"})
 WRAPPABLE_CRD_FOLDERS = frozenset({"spaces"})
 

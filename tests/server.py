@@ -1,8 +1,8 @@
 """The real function server as a subprocess, for tests that need gRPC, signals or TLS.
 
-The SDK's `runtime.serve` installs a SIGTERM handler, which only works in the main thread,
-so the server always runs as its own process: `python -m function.main <flags> --address
-127.0.0.1:<free port>`, from the repository root, with stdout and stderr captured to files.
+The server (function/server.py) handles SIGTERM on its event loop, which works only in the
+main thread, so it always runs as its own process: `python -m function.main <flags>
+--address 127.0.0.1:<free port>`, from the repository root, stdout and stderr to files.
 
     with function_server(tmp_path, "--insecure", "--debug") as server:
         rsp = server.call(request)           # a RunFunction over an insecure channel
@@ -90,6 +90,10 @@ class Server:
     def peak_rss_kib(self) -> int:
         """The server's peak resident set size (VmHWM), in KiB."""
         return _proc_status_kib(self.proc.pid, "VmHWM")
+
+    def rss_kib(self) -> int:
+        """The server's resident set size now (VmRSS), in KiB."""
+        return _proc_status_kib(self.proc.pid, "VmRSS")
 
 
 def child_pids(pid: int) -> list[int]:

@@ -375,10 +375,6 @@ INVALID = {
         spec_with(controlPlaneDefaults={"crossplane": {"version": "v1.20.1"}}),
         "spec.controlPlaneDefaults.crossplane.version: must not start with a leading 'v'",
     ),
-    "connected-without-host": (
-        spec_with(space={"type": "Connected", "name": "acme"}),
-        "spec.space: host is required for Connected spaces",
-    ),
     "cloud-without-name": (
         spec_with(space={"type": "Cloud"}),
         "spec.space: name is required for Cloud spaces",
@@ -532,7 +528,7 @@ def test_xrd_defaults_match_the_models() -> None:
     xr = xr_of(
         spec_with(
             controlPlaneDefaults={},
-            argocd={"tokenSecretRef": {"name": "t", "namespace": "n"}},
+            argocd={"credentials": "ClusterSecret", "tokenSecretRef": {"name": "t"}},
             groups=cps({"name": "a", "argocd": {}}),
             iam={"repositories": [{"name": "x"}]},
         )

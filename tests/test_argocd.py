@@ -14,7 +14,7 @@ TOKEN = SecretStr(f.TOKEN)
 
 
 def test_cloud_cluster_secret() -> None:
-    out = argocd.build(f.context(f.xr(), READY_CONTROL_PLANES, token=TOKEN))
+    out = argocd.build(f.context(f.xr(), READY_CONTROL_PLANES))
     composed = f.by_name(out)
     assert sorted(composed) == [
         "argocd-cluster.dev.ctp1",
@@ -24,7 +24,7 @@ def test_cloud_cluster_secret() -> None:
     obj = composed["argocd-cluster.dev.ctp2"]
     assert obj["spec"]["providerConfigRef"]["name"] == "argocd"
     secret = f.manifest(obj)
-    assert secret["metadata"]["name"] == "controlplane-dev-ctp2"
+    assert secret["metadata"]["name"] == "controlplane-dev-ctp2-94473222"
     assert secret["metadata"]["namespace"] == "argocd"
     assert secret["metadata"]["labels"] == {
         "argocd.argoproj.io/secret-type": "cluster",
@@ -46,11 +46,75 @@ def test_cloud_cluster_secret() -> None:
             "apiVersion": "client.authentication.k8s.io/v1",
             "command": "up",
             "args": ["org", "token"],
-            "env": {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN},
+            # Environment: `up` reads UP_TOKEN from Argo CD's own environment.
+            "env": {"ORGANIZATION": "acme"},
         },
         "tlsClientConfig": {"insecure": False},
     }
     assert out.clusters["dev", "ctp2"].cluster_name == "controlplane-dev-ctp2"
+
+
+def exec_env(out: Composition, name: str = "argocd-cluster.dev.ctp1") -> dict[str, str]:
+    config = json.loads(f.secret_data(f.by_name(out)[name])["config"])
+    env: dict[str, str] = config["execProviderConfig"]["env"]
+    return env
+
+
+def test_cluster_secret_credentials_write_the_token_into_the_secret() -> None:
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    out = argocd.build(f.context(xr, READY_CONTROL_PLANES, token=TOKEN))
+    assert exec_env(out) == {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN}
+
+
+def test_a_private_upbound_domain_is_passed_to_up() -> None:
+    xr = f.xr(f.spec(argocd={"upboundDomain": "https://upbound.acme.example.com"}))
+    out = argocd.build(f.context(xr, READY_CONTROL_PLANES))
+    assert exec_env(out) == {
+        "ORGANIZATION": "acme",
+        "UP_DOMAIN": "https://upbound.acme.example.com",
+    }
+
+
+def secret_names(spec: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, str]:
+    ready = {n: f.observed_resource(n) for n in READY_CONTROL_PLANES}
+    out = argocd.build(f.context(f.xr(spec), {**ready, **(observed or {})}))
+    return {name: f.manifest(obj)["metadata"]["name"] for name, obj in f.by_name(out).items()}
+
+
+def test_cluster_secret_names_differ_between_spaces_and_organizations() -> None:
+    cloud = secret_names(f.spec())
+    other_space = secret_names(f.spec(space={"type": "Cloud", "name": "upbound-aws-us-east-1"}))
+    other_org = secret_names(f.spec(organization="other"))
+    connected = secret_names(f.spec(space={"type": "Connected", "host": "proxy.example.com",
+                                           "caBundle": f.CA_DATA.decode()}))  # fmt: skip
+    for name in cloud:
+        names = {cloud[name], other_space[name], other_org[name], connected[name]}
+        assert len(names) == 4, names
+        assert all(n.startswith("controlplane-" + name.split(".", 1)[1].replace(".", "-") + "-")
+                   for n in names)  # fmt: skip
+
+
+def test_a_cluster_secret_composed_before_unique_names_keeps_its_name() -> None:
+    legacy = {"forProvider": {"manifest": {"metadata": {"name": "controlplane-dev-ctp1"}}}}
+    other = {"forProvider": {"manifest": {"metadata": {"name": "someone-elses-secret"}}}}
+    earlier_space = {
+        "forProvider": {"manifest": {"metadata": {"name": "controlplane-prod-ctp1-0123abcd"}}}
+    }
+    names = secret_names(
+        f.spec(),
+        {
+            "argocd-cluster.dev.ctp1": f.observed_resource("argocd-cluster.dev.ctp1", spec_=legacy),
+            "argocd-cluster.dev.ctp2": f.observed_resource("argocd-cluster.dev.ctp2", spec_=other),
+            "argocd-cluster.prod.ctp1": f.observed_resource(
+                "argocd-cluster.prod.ctp1", spec_=earlier_space
+            ),
+        },
+    )
+    assert names["argocd-cluster.dev.ctp1"] == "controlplane-dev-ctp1"
+    # Only names this function gives the cluster are kept, never any observed name.
+    assert names["argocd-cluster.dev.ctp2"] == "controlplane-dev-ctp2-94473222"
+    # Hashed for the Space the spec named before: kept, so nothing is renamed.
+    assert names["argocd-cluster.prod.ctp1"] == "controlplane-prod-ctp1-0123abcd"
 
 
 def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:
@@ -61,7 +125,7 @@ def test_connected_uses_the_ingress_host_and_ca_bundle() -> None:
             "caBundle": f.CA_DATA.decode(),
         }
     )
-    obj = f.by_name(argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES, token=TOKEN)))[
+    obj = f.by_name(argocd.build(f.context(f.xr(spec), READY_CONTROL_PLANES)))[
         "argocd-cluster.prod.ctp1"
     ]
     data = f.secret_data(obj)
@@ -93,7 +157,7 @@ def test_without_the_token_yet_new_clusters_wait_and_existing_ones_stay() -> Non
     observed["argocd-cluster.dev.ctp1"] = f.observed_resource(
         "argocd-cluster.dev.ctp1", spec_=existing_spec
     )
-    out = argocd.build(f.context(f.xr(), observed))
+    out = argocd.build(f.context(f.xr(f.spec(argocd=f.CLUSTER_SECRET)), observed))
     composed = f.by_name(out)
     assert list(composed) == ["argocd-cluster.dev.ctp1"]
     assert composed["argocd-cluster.dev.ctp1"]["spec"] == existing_spec

@@ -44,6 +44,19 @@ SCENARIOS = {
             )
         )
     ),
+    "connected-discovered-namespaced": lambda: f.desired(
+        f.settle(f.xr(f.spec(space={"type": "Connected"})))[0]
+    ),
+    "connected-discovered-cluster": lambda: f.desired(
+        f.settle(f.xr(f.spec(space={"type": "Connected"}), namespace=None))[0]
+    ),
+    "cloud-cluster-secret-private-domain": lambda: f.desired(
+        f.everything_ready(
+            f.xr(
+                f.spec(argocd={**f.CLUSTER_SECRET, "upboundDomain": "https://upbound.example.com"})
+            )
+        )
+    ),
     "disconnected-namespaced": lambda: disconnected_ready(
         f.xr(f.spec(space={"type": "Disconnected"}))
     ),

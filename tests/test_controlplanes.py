@@ -33,39 +33,69 @@ def test_the_control_plane_manifest() -> None:
         "apiVersion": "spaces.upbound.io/v1beta1",
         "kind": "ControlPlane",
         "metadata": {"name": "ctp1", "namespace": "dev"},
-        "spec": {
-            "crossplane": {"autoUpgrade": {"channel": "Rapid"}},
-            "writeConnectionSecretToRef": {"name": "kubeconfig-ctp1", "namespace": "dev"},
-        },
+        "spec": {"crossplane": {"autoUpgrade": {"channel": "Rapid"}}},
     }
-    # Cloud: Argo CD uses the `up` CLI, so no kubeconfig comes back to Crossplane.
+    # Cloud: Argo CD uses the `up` CLI, so the Space writes no kubeconfig Secret (the field
+    # is deprecated in the ControlPlane CRD) and none comes back to Crossplane.
     assert "connectionDetails" not in ctp["spec"]
 
 
-def test_disconnected_control_planes_bring_their_kubeconfig_back() -> None:
+KUBECONFIG_DETAILS = [
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "name": "kubeconfig-ctp1",
+        "namespace": "dev",
+        "fieldPath": "data.kubeconfig",
+        "toConnectionSecretKey": "kubeconfig",
+    }
+]
+
+
+def test_disconnected_control_planes_bring_their_kubeconfig_back_once_ready() -> None:
     spec = f.spec(space={"type": "Disconnected"})
     spec["groups"][0]["controlPlanes"][1]["argocd"] = {"register": False}
+    # Not ready yet: the Space writes the kubeconfig Secret, the Object does not read it yet
+    # (provider-kubernetes would fail to observe the missing Secret: Synced=False).
     out = f.by_name(controlplanes.build(f.context(f.xr(spec), ["group.dev"])))
+    ctp1 = out["controlplane.dev.ctp1"]
+    assert f.manifest(ctp1)["spec"]["writeConnectionSecretToRef"] == {
+        "name": "kubeconfig-ctp1",
+        "namespace": "dev",
+    }
+    assert "connectionDetails" not in ctp1["spec"]
+    assert "writeConnectionSecretToRef" not in ctp1["spec"]
+
+    ready = f.context(f.xr(spec), ["group.dev", "controlplane.dev.ctp1"])
+    out = f.by_name(controlplanes.build(ready))
     ctp1 = out["controlplane.dev.ctp1"]["spec"]
-    assert ctp1["connectionDetails"] == [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "name": "kubeconfig-ctp1",
-            "namespace": "dev",
-            "fieldPath": "data.kubeconfig",
-            "toConnectionSecretKey": "kubeconfig",
-        }
-    ]
+    assert ctp1["connectionDetails"] == KUBECONFIG_DETAILS
     assert ctp1["writeConnectionSecretToRef"] == {
         "name": out["controlplane.dev.ctp1"]["metadata"]["name"]
     }
-    # Not registered with Argo CD: its kubeconfig stays in the Space.
-    assert "connectionDetails" not in out["controlplane.dev.ctp2"]["spec"]
+    # Not registered with Argo CD: the Space writes no kubeconfig, none comes back.
+    ctp2 = out["controlplane.dev.ctp2"]
+    assert "connectionDetails" not in ctp2["spec"]
+    assert "writeConnectionSecretToRef" not in f.manifest(ctp2)["spec"]
 
-    cluster = f.by_name(controlplanes.build(f.context(f.xr(spec, namespace=None), ["group.dev"])))
+    ready_cluster = f.context(f.xr(spec, namespace=None), ["group.dev", "controlplane.dev.ctp1"])
+    cluster = f.by_name(controlplanes.build(ready_cluster))
     ref = cluster["controlplane.dev.ctp1"]["spec"]["writeConnectionSecretToRef"]
     assert ref["namespace"] == "crossplane-system"
+
+
+def test_the_kubeconfig_stays_connected_when_the_control_plane_turns_unready() -> None:
+    spec = f.spec(space={"type": "Disconnected"})
+    observed = {
+        "group.dev": f.observed_resource("group.dev"),
+        "controlplane.dev.ctp1": f.observed_resource(
+            "controlplane.dev.ctp1",
+            ready=False,
+            spec_={"forProvider": {"manifest": {}}, "connectionDetails": KUBECONFIG_DETAILS},
+        ),
+    }
+    out = f.by_name(controlplanes.build(f.context(f.xr(spec), observed)))
+    assert out["controlplane.dev.ctp1"]["spec"]["connectionDetails"] == KUBECONFIG_DETAILS
 
 
 def test_protect_per_control_plane() -> None:

@@ -4,12 +4,17 @@ Each round renders the example Composition's pipeline with `hack.render` (requir
 included: the function asks for the token Secret and is called again with it), then plays
 Crossplane: what the function desired now exists, Ready a round (or two) later; a
 Disconnected ControlPlane Object comes back with the kubeconfig as connection details.
-Rounds repeat until the XR is ready and nothing waits.
+Rounds repeat until nothing changes (tests/environments.py).
+
+These use `hack.render`, not the real `crossplane render`, for what the real one cannot give:
+observed connection details (render sends none, so a Disconnected environment never gets its
+Argo CD clusters) and every request and response (the requirements loop, response TTLs).
+tests/test_crossplane_cli.py converges the same environments with the real CLI and fails when
+hack.render's output differs from it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,57 +24,14 @@ from crossplane.function import resource
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
-from hack.render import RESOURCE_NAME, RenderResult, load_yaml_documents, render
+from hack.render import RenderResult, load_yaml_documents, render
+from tests import environments
 from tests import factories as f
-from tests.schemas import assert_valid
 from tests.server import ROOT, Server
 
 COMPOSITION = load_yaml_documents(ROOT / "example" / "composition.yaml")[0]
 FUNCTIONS = load_yaml_documents(ROOT / "example" / "functions.yaml")
 FUNCTION_NAME = FUNCTIONS[0]["metadata"]["name"]
-MAX_ROUNDS = 8
-
-SPACES: dict[str, dict[str, Any]] = {
-    "Cloud": {"type": "Cloud", "name": "upbound-gcp-us-west-1"},
-    "Connected": {
-        "type": "Connected",
-        "host": "proxy.acme.example.com",
-        "caBundle": f.CA_DATA.decode(),
-    },
-    "Disconnected": {"type": "Disconnected"},
-}
-CONTROL_PLANES = [("dev", "ctp1"), ("dev", "ctp2"), ("prod", "ctp1")]
-EXPECTED_NAMES = {
-    "group.dev",
-    "group.prod",
-    *(f"controlplane.{g}.{c}" for g, c in CONTROL_PLANES),
-    *(f"argocd-cluster.{g}.{c}" for g, c in CONTROL_PLANES),
-    "team.platform",
-    "team.app-team",
-    "robot.ci",
-    "robot-membership.ci.platform",
-    "repository.configs",
-    "repository-permission.configs.platform",
-    "repository-permission.configs.app-team",
-}
-KINDS = {
-    "namespaced": {
-        "Object": "kubernetes.m.crossplane.io/v1alpha1",
-        "Team": "iam.m.upbound.io/v1alpha1",
-        "Robot": "iam.m.upbound.io/v1alpha1",
-        "RobotTeamMembership": "iam.m.upbound.io/v1alpha1",
-        "Repository": "repository.m.upbound.io/v1alpha1",
-        "Permission": "repository.m.upbound.io/v1alpha1",
-    },
-    "cluster": {
-        "Object": "kubernetes.crossplane.io/v1alpha2",
-        "Team": "iam.upbound.io/v1alpha1",
-        "Robot": "iam.upbound.io/v1alpha1",
-        "RobotTeamMembership": "iam.upbound.io/v1alpha1",
-        "Repository": "repository.upbound.io/v1alpha1",
-        "Permission": "repository.upbound.io/v1alpha1",
-    },
-}
 
 
 @dataclass
@@ -84,165 +46,77 @@ class Round:
         """The function's desired composed resources, as it returned them."""
         return f.desired(self.result.responses[-1])
 
-    def ready(self, name: str) -> bool:
-        """Whether Crossplane observed the composed resource as Ready."""
-        conditions = self.observed.get(name, {}).get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def reconcile(
-    server: Server, xr: dict[str, Any], observed: dict[str, dict[str, Any]]
-) -> RenderResult:
-    """One pass of the Composition's pipeline, the way Crossplane runs it."""
-    return render(
-        xr,
-        COMPOSITION,
-        FUNCTIONS,
-        observed=list(observed.values()),
-        required=[f.TOKEN_SECRET],
-        observed_connection_details={n: f.connection_details(n, b) for n, b in observed.items()},
-        address_override={FUNCTION_NAME: server.address},
-    )
+    def pair(self) -> environments.Round:
+        """The round as the shared checks take it: observed and desired, by name."""
+        return self.observed, self.desired
 
 
 def converge(server: Server, xr: dict[str, Any], *, ready_lag: int = 1) -> list[Round]:
-    """Reconcile until the XR is ready and nothing waits; a resource is Ready `ready_lag`
-    rounds after it is first desired (before that it exists, not Ready)."""
-    rounds: list[Round] = []
-    first_desired: dict[str, int] = {}
-    observed: dict[str, dict[str, Any]] = {}
-    for number in range(MAX_ROUNDS):
-        result = reconcile(server, xr, observed)
-        rounds.append(Round(observed, result))
+    """Reconcile to the fixed point, the way Crossplane runs the Composition's pipeline, with
+    the connection details a real Crossplane sends (`crossplane render` sends none)."""
+
+    def reconcile(observed: dict[str, dict[str, Any]]) -> RenderResult:
+        result = render(
+            xr,
+            COMPOSITION,
+            FUNCTIONS,
+            observed=list(observed.values()),
+            required=[f.TOKEN_SECRET],
+            observed_connection_details={
+                n: f.connection_details(n, b) for n, b in observed.items()
+            },
+            address_override={FUNCTION_NAME: server.address},
+        )
         assert result.fatal is None, result.fatal
-        if _converged(result, observed):
-            return rounds
-        observed = {}
-        for body in result.composed:
-            name = body["metadata"]["annotations"][RESOURCE_NAME]
-            first_desired.setdefault(name, number)
-            ready = number - first_desired[name] + 1 >= ready_lag
-            observed[name] = f.observed_body(body, ready=ready)
-    raise AssertionError(f"not converged in {MAX_ROUNDS} rounds: {rounds[-1].result.results}")
+        return result
+
+    return [Round(o, r) for o, r in environments.converge(reconcile, ready_lag=ready_lag)]
 
 
-def _converged(result: RenderResult, observed: dict[str, dict[str, Any]]) -> bool:
-    waiting = [r for r in result.results if r["message"].startswith("Waiting")]
-    names = {c["metadata"]["annotations"][RESOURCE_NAME] for c in result.composed}
-    ready = [c for c in result.xr["status"]["conditions"] if c["type"] == "Ready"]
-    return not waiting and names == set(observed) and ready[0]["status"] == "True"
-
-
-def _xr(space: str, flavour: str) -> dict[str, Any]:
-    return f.xr(
-        f.spec(space=SPACES[space]), namespace="platform" if flavour == "namespaced" else None
-    )
-
-
-@pytest.mark.parametrize("flavour", ["namespaced", "cluster"])
-@pytest.mark.parametrize("space", sorted(SPACES))
+@pytest.mark.parametrize("flavour", environments.FLAVOURS)
+@pytest.mark.parametrize("space", sorted(environments.SPACES))
 def test_an_environment_converges(debug_server: Server, space: str, flavour: str) -> None:
-    rounds = converge(debug_server, _xr(space, flavour))
+    rounds = converge(debug_server, environments.environment_xr(space, flavour))
     final = rounds[-1]
 
-    assert set(final.desired) == EXPECTED_NAMES
-    for name, composed in final.desired.items():
-        assert_valid(composed)
-        assert composed["apiVersion"] == KINDS[flavour][composed["kind"]], name
-        namespace = composed["metadata"].get("namespace")
-        assert namespace == ("platform" if flavour == "namespaced" else None), name
-    wrapped = sorted(
-        f.manifest(c)["kind"] for n, c in final.desired.items() if c["kind"] == "Object"
-    )
-    assert wrapped == ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
-
-    _assert_ordered(rounds)
-    _assert_status(final, space)
+    environments.assert_composed(final.desired, flavour, space)
+    environments.assert_ordered([r.pair() for r in rounds])
+    environments.assert_status(final.result.xr["status"], final.desired, space)
     assert final.result.ttl_seconds == 600
     assert all(r.result.ttl_seconds == 15 for r in rounds[:-1])
-    # groups; control planes; Argo CD clusters; all of them observed Ready.
-    assert len(rounds) == 4
+    # credentials Environment (the default): the function never asks for a Secret.
+    for round_ in rounds:
+        for rsp in round_.result.responses:
+            assert not rsp.requirements.resources and not rsp.requirements.extra_resources
+    # groups; control planes; Argo CD clusters; all of them observed Ready. Disconnected: the
+    # ControlPlane Objects read the kubeconfig once Ready, a round before the clusters.
+    assert len(rounds) == (5 if space == "Disconnected" else 4)
 
 
 def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None:
     """Resources exist a round before they are Ready: nothing may jump ahead of its prerequisite."""
-    rounds = converge(debug_server, _xr("Disconnected", "namespaced"), ready_lag=2)
-    _assert_ordered(rounds)
-    assert set(rounds[-1].desired) == EXPECTED_NAMES
-    assert len(rounds) == 7
+    rounds = converge(
+        debug_server, environments.environment_xr("Disconnected", "namespaced"), ready_lag=2
+    )
+    environments.assert_ordered([r.pair() for r in rounds])
+    assert set(rounds[-1].desired) == environments.EXPECTED_NAMES
+    assert len(rounds) == 8  # the kubeconfig is read once a ControlPlane is Ready
 
 
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:
-    rounds = converge(debug_server, _xr("Cloud", "cluster"))
+    xr = environments.environment_xr("Cloud", "cluster", argocd=f.CLUSTER_SECRET)
+    rounds = converge(debug_server, xr)
     for round_ in rounds:
         first, *_, last = round_.result.requests
         assert "upbound-token" not in first.required_resources
         items = last.required_resources["upbound-token"].items
         secrets = [resource.struct_to_dict(i.resource) for i in items]
         assert [s["metadata"]["name"] for s in secrets] == ["upbound-token"]
+        # A cluster-scoped XR's omitted namespace: crossplane-system.
+        (rsp, *_) = round_.result.responses
+        assert rsp.requirements.resources["upbound-token"].namespace == "crossplane-system"
     config = json.loads(f.secret_data(rounds[-1].desired["argocd-cluster.dev.ctp1"])["config"])
     assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme", "UP_TOKEN": f.TOKEN}
-
-
-def _assert_ordered(rounds: list[Round]) -> None:
-    """No ControlPlane before its group is Ready, no Argo cluster before its ControlPlane is."""
-    for number, round_ in enumerate(rounds):
-        for name in round_.desired:
-            kind, *parts = name.split(".")
-            prerequisite = {
-                "controlplane": f"group.{parts[0]}",
-                "argocd-cluster": f"controlplane.{'.'.join(parts)}",
-            }.get(kind)
-            if prerequisite is None or name in round_.observed:
-                continue
-            assert round_.ready(prerequisite), f"round {number}: {name} before {prerequisite}"
-
-
-def _assert_status(final: Round, space: str) -> None:
-    status = final.result.xr["status"]
-    assert status["summary"] == {
-        "groups": 2,
-        "controlPlanes": 3,
-        "controlPlanesReady": 3,
-        "teams": 2,
-        "robots": 1,
-        "repositories": 1,
-    }
-    host = {
-        "Cloud": "upbound-gcp-us-west-1.space.mxe.upbound.io",
-        "Connected": "proxy.acme.example.com",
-    }
-    expected = []
-    for group, name in CONTROL_PLANES:
-        if space == "Disconnected":
-            server = f.edge_server(f"controlplane.{group}.{name}")
-        else:
-            server = (
-                f"https://{host[space]}/apis/spaces.upbound.io/v1beta1"
-                f"/namespaces/{group}/controlplanes/{name}/k8s"
-            )
-        cluster = f"controlplane-{group}-{name}"
-        expected.append(
-            {
-                "group": group,
-                "name": name,
-                "ready": True,
-                "message": "Ready",
-                "server": server,
-                "argoCluster": cluster,
-            }
-        )
-        data = f.secret_data(final.desired[f"argocd-cluster.{group}.{name}"])
-        assert (data["name"], data["server"]) == (cluster, server)
-        if space == "Disconnected":
-            config = json.loads(data["config"])
-            assert config["bearerToken"] == f.KUBECONFIG_TOKEN
-            assert config["tlsClientConfig"]["caData"] == f.CA_DATA.decode()
-    assert status["controlPlanes"] == expected
-    conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["ControlPlanesReady"]["status"] == "True"
-    assert conditions["Ready"]["status"] == "True"
-    assert base64.b64encode(f.TOKEN.encode()).decode() not in json.dumps(status)
 
 
 def test_the_v1beta1_service_answers_as_v1(debug_server: Server) -> None:

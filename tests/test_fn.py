@@ -21,20 +21,36 @@ def test_invalid_spec_is_one_fatal_and_composes_nothing() -> None:
     assert len(rsp.desired.resources) == 0
 
 
-def test_a_missing_token_secret_is_fatal() -> None:
-    rsp = f.run(f.request(f.xr(), token_secret=None))
-    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
-    assert "Secret crossplane-system/upbound-token was not found" in rsp.results[0].message
-    assert len(rsp.desired.resources) == 0
+def cluster_secret_xr() -> dict[str, object]:
+    return f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+
+
+def test_a_missing_token_secret_is_a_warning_and_the_rest_composes() -> None:
+    xr = cluster_secret_xr()
+    rsp = f.run(f.request(xr, observed=["group.dev", "group.prod"], token_secret=None))
+    assert not f.fatal(rsp)
+    warnings = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]
+    assert len(warnings) == 1
+    assert "Secret platform/upbound-token was not found" in warnings[0]
+    assert "kubectl -n platform create secret generic upbound-token" in warnings[0]
+    assert {"group.dev", "controlplane.dev.ctp1", "team.platform"} <= set(rsp.desired.resources)
+    assert rsp.desired.composite.ready == fnv1.READY_FALSE
 
 
 def test_first_pass_asks_for_the_token_and_composes_what_needs_none() -> None:
-    rsp = f.run(f.request(f.xr(), supply_token=False))
+    rsp = f.run(f.request(cluster_secret_xr(), supply_token=False))
     assert "upbound-token" in rsp.requirements.resources
+    assert rsp.requirements.resources["upbound-token"].namespace == "platform"
     assert "group.dev" in rsp.desired.resources
     assert not any(
         severity == fnv1.SEVERITY_FATAL for severity in (r.severity for r in rsp.results)
     )
+
+
+def test_environment_credentials_need_no_token() -> None:
+    rsp = f.run(f.request(f.xr(), supply_token=False))
+    assert len(rsp.requirements.resources) == 0
+    assert len(rsp.requirements.extra_resources) == 0
 
 
 def test_disconnected_needs_no_token() -> None:

@@ -15,6 +15,7 @@ import pytest
 from crossplane.function import resource
 
 from tests import factories as f
+from tests import names
 from tests.schemas import assert_valid
 from tests.server import Server
 
@@ -199,13 +200,17 @@ def test_a_malformed_resource_the_spec_lists_is_composed_again(
 
 
 @pytest.mark.parametrize("data", [None, "dG9rZW4=", ["token"], {"token": 5}])
-def test_a_token_secret_of_odd_shape_is_named_not_crashed_on(
+def test_a_token_secret_of_odd_shape_is_a_warning_not_a_crash(
     debug_server: Server, data: Any
 ) -> None:
+    """ClusterSecret mode: the token Secret concerns the Argo CD clusters; the rest composes."""
     secret = {**f.TOKEN_SECRET, "data": data}
-    problems = fatal_problems(debug_server.call(f.request(f.xr(), token_secret=secret)))
-    assert len(problems) == 1 and problems[0].startswith("spec.argocd.tokenSecretRef")
-    assert "internal error" not in problems[0]
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    rsp = debug_server.call(f.request(xr, token_secret=secret, observed=["group.dev"]))
+    assert f.fatal(rsp) == []
+    (warning,) = warnings(rsp)
+    assert "tokenSecretRef" in warning, warning
+    assert "controlplane.dev.ctp1" in rsp.desired.resources
 
 
 # --- 5. One Fatal lists every problem ----------------------------------------------------------
@@ -268,7 +273,8 @@ def test_prefixes_that_make_valid_secret_names_compose(debug_server: Server, pre
     rounds = f.reconcile(f.xr(spec), call=debug_server.call)
     _, rsp = rounds[-1]
     composed = f.desired(rsp)["argocd-cluster.dev.ctp1"]
-    assert f.manifest(composed)["metadata"]["name"] == f"{prefix}dev-ctp1"
+    assert f.manifest(composed)["metadata"]["name"].startswith(f"{prefix}dev-ctp1-")
+    assert names.object_problems(composed, "argocd-cluster.dev.ctp1") == []
     assert_valid(composed)
 
 

@@ -226,6 +226,7 @@ def test_reordering_every_list_changes_nothing(namespace: str | None) -> None:
 def test_flipping_the_space_type_keeps_every_argo_cluster(namespace: str | None) -> None:
     walk = Walk(f.spec(), namespace)
     before = walk.names()
+    first_names = _argo_secret_names(walk.rounds[-1][1])
     walk.edit(f.spec(space={"type": "Disconnected"}))
     assert walk.names() == before
     assert walk.dropped() == {}
@@ -237,10 +238,23 @@ def test_flipping_the_space_type_keeps_every_argo_cluster(namespace: str | None)
     assert _argo_config(last, "dev", "ctp1")["bearerToken"] == f.KUBECONFIG_TOKEN
 
     walk.edit(f.spec(space={"type": "Connected", "host": "proxy.acme.example.com"}))
-    assert walk.names() == before
+    assert walk.names() == before | {"space-ingress"}  # the Space's CA
     assert walk.dropped() == {}
     _, last = walk.rounds[-1]
-    assert _argo_config(last, "dev", "ctp1")["execProviderConfig"]["env"]["UP_TOKEN"] == f.TOKEN
+    assert _argo_config(last, "dev", "ctp1")["execProviderConfig"]["env"] == {
+        "ORGANIZATION": "acme"
+    }
+    # Each cluster Secret kept the name it was first composed with: Argo CD saw one cluster
+    # change its server and credentials, never a second Secret beside a stale one.
+    assert _argo_secret_names(walk.rounds[0][1]) == _argo_secret_names(last) == first_names
+
+
+def _argo_secret_names(rsp: fnv1.RunFunctionResponse) -> dict[str, str]:
+    return {
+        name: f.manifest(composed)["metadata"]["name"]
+        for name, composed in f.desired(rsp).items()
+        if name.startswith("argocd-cluster.")
+    }
 
 
 @NAMESPACES

@@ -1,7 +1,9 @@
 """The packages and the files users apply, checked without Docker or the crossplane CLI.
 
-`crossplane xpkg build` runs only in the release workflow. These tests hold the project to
-the rules that build and Crossplane's package manager apply, so a bad package fails here:
+tests/test_crossplane_cli.py builds both packages with the real `crossplane xpkg build`
+(its linters included); the release workflow builds the published ones. These tests hold the
+project to the rules that build and Crossplane's package manager apply, and to a few more
+(version ranges, one Composition source), so a bad package fails here too:
 
 - package/ is a Function package: crossplane.yaml (meta Function) plus CRDs, all YAML.
 - configuration/ is a Configuration package: crossplane.yaml (meta Configuration) plus XRDs
@@ -418,9 +420,8 @@ def test_getting_started_manifest_is_valid(manifest: dict[str, Any]) -> None:
     if api_version == "v1":  # core kinds: Kubernetes' own strict schemas
         version = kubernetes_validate.latest_version()
         kubernetes_validate.validate(manifest, version, strict=True)
-    elif api_version == "pkg.crossplane.io/v1":  # no CRD in the reference data
-        assert kind == "Configuration"
-        assert manifest["spec"]["package"].startswith(CONFIGURATION_PACKAGE + ":")
+    elif api_version.startswith("pkg.crossplane.io/"):  # no CRD in the reference data
+        assert kind in {"Configuration", "Provider", "DeploymentRuntimeConfig"}, kind
     else:
         assert validate(manifest) == []
 
@@ -473,6 +474,37 @@ def test_argocd_settings_are_the_ones_control_planes_need() -> None:
         "application.resourceTrackingMethod": "annotation",
         "resource.respectRBAC": "normal",
     }
+
+
+def test_provider_kubernetes_redacts_secret_data_from_object_status() -> None:
+    configuration = only(GETTING_STARTED / "configuration.yaml")
+    assert configuration["spec"]["package"].startswith(CONFIGURATION_PACKAGE + ":")
+    runtime, provider = documents(GETTING_STARTED / "provider-kubernetes.yaml")
+    assert type_of(runtime) == ("pkg.crossplane.io/v1beta1", "DeploymentRuntimeConfig")
+    template = runtime["spec"]["deploymentTemplate"]["spec"]
+    assert template["selector"] == {}
+    (container,) = template["template"]["spec"]["containers"]
+    assert container == {"name": "package-runtime", "args": ["--sanitize-secrets"]}
+    assert type_of(provider) == ("pkg.crossplane.io/v1", "Provider")
+    assert provider["spec"]["runtimeConfigRef"] == {"name": runtime["metadata"]["name"]}
+    # The Provider meets the Configuration's dependency, so Crossplane installs no other.
+    package, version = provider["spec"]["package"].rsplit(":", 1)
+    (dependency,) = [
+        d for d in only(CONFIGURATION / "crossplane.yaml")["spec"]["dependsOn"]
+        if d.get("kind") == "Provider" and d["package"] == package
+    ]  # fmt: skip
+    assert version.startswith("v1."), dependency["version"]
+
+
+@pytest.mark.parametrize("component", ["controller", "server"])
+def test_argocd_gets_up_token_from_a_secret(component: str) -> None:
+    values = only(GETTING_STARTED / "argocd-up-token-values.yaml")[component]
+    assert values["env"] == [
+        {
+            "name": "UP_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "argocd-upbound-token", "key": "token"}},
+        }
+    ]
 
 
 @pytest.mark.parametrize("component", ["controller", "server"])

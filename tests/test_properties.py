@@ -98,8 +98,8 @@ xr_names = st.one_of(st.just("acme"), long_prefix)
 space = st.one_of(
     st.fixed_dictionaries({"type": st.just("Cloud"), "name": short_label}),
     st.fixed_dictionaries(
-        {"type": st.just("Connected"), "host": host},
-        optional={"caBundle": st.just(f.CA_DATA.decode())},
+        {"type": st.just("Connected")},
+        optional={"host": host, "caBundle": st.just(f.CA_DATA.decode())},
     ),
     st.fixed_dictionaries({"type": st.just("Disconnected")}, optional={"caBundle": st.just("")}),
 )
@@ -134,38 +134,49 @@ def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
 
 def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any]]:
     """Valid UpboundEnvironment specs (the token Secret is f.TOKEN_SECRET)."""
-    return st.fixed_dictionaries(
-        {
-            "organization": dns_label,
-            "space": space,
-            "groups": unique_by_name(group, groups),
-            "argocd": st.fixed_dictionaries(
-                {
-                    "tokenSecretRef": st.just(
-                        {"name": "upbound-token", "namespace": "crossplane-system"}
-                    )
-                },
-                optional={
-                    "enabled": st.booleans(),
-                    "namespace": short_label,
-                    "clusterNamePrefix": st.from_regex(
-                        r"\A([a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?\.){0,2}([a-z0-9][-a-z0-9]{0,10})?\Z"
-                    ),
-                    "labels": labels,
-                },
-            ),
-            "iam": iam(iam_size),
-        },
-        optional={
-            "providerConfigs": optional(
-                space=subdomain,
-                argocd=subdomain,
-                upbound=subdomain,
-                kind=st.sampled_from(["ProviderConfig", "ClusterProviderConfig"]),
-            ),
-            "controlPlaneDefaults": optional(crossplane=crossplane, protect=st.booleans()),
-        },
-    ).filter(_argo_names_unique)
+    return (
+        st.fixed_dictionaries(
+            {
+                "organization": dns_label,
+                "space": space,
+                "groups": unique_by_name(group, groups),
+                "argocd": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "credentials": st.just("Environment"),
+                        "upboundDomain": st.sampled_from(
+                            ["https://upbound.io", "https://upbound.acme.example.com:8443"]
+                        ),
+                        "enabled": st.booleans(),
+                        "namespace": short_label,
+                        "clusterNamePrefix": st.from_regex(
+                            r"\A([a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?\.){0,2}([a-z0-9][-a-z0-9]{0,10})?\Z"
+                        ),
+                        "labels": labels,
+                    },
+                ),
+                "iam": iam(iam_size),
+            },
+            optional={
+                "providerConfigs": optional(
+                    space=subdomain,
+                    argocd=subdomain,
+                    upbound=subdomain,
+                    kind=st.sampled_from(["ProviderConfig", "ClusterProviderConfig"]),
+                ),
+                "controlPlaneDefaults": optional(crossplane=crossplane, protect=st.booleans()),
+            },
+        )
+        .map(_credentials)
+        .filter(_argo_names_unique)
+    )
+
+
+def _credentials(spec: dict[str, Any]) -> dict[str, Any]:
+    """Half the specs read the token from a Secret (its namespace omitted: the XR's own)."""
+    if len(spec["organization"]) % 2:
+        spec["argocd"] = {**spec["argocd"], **f.CLUSTER_SECRET}
+    return spec
 
 
 def _argo_names_unique(spec: dict[str, Any]) -> bool:
@@ -181,6 +192,12 @@ flavours = st.sampled_from(["platform", None])
 # --- Observed states ----------------------------------------------------------------------
 
 
+# YAML nested past PyYAML's recursion limit and past libyaml's depth limit, or just under it.
+HOSTILE_KUBECONFIGS = st.sampled_from(
+    [b"[" * 2000, b"{a: " * 1500, b"[" * 999 + b"]" * 999, b"- " * 3000]
+)
+
+
 @st.composite
 def observed_states(
     draw: st.DrawFn, spec: dict[str, Any], namespace: str | None
@@ -189,7 +206,7 @@ def observed_states(
 
     The bigger spec has extra groups, control planes and IAM entries that the current spec
     has dropped; each observed resource is Ready or not, and a Disconnected control plane's
-    kubeconfig may be missing.
+    kubeconfig may be missing or hostile (nested deeper than either YAML loader goes).
     """
     previous = copy.deepcopy(spec)
     previous["groups"] = previous["groups"] + [
@@ -203,12 +220,17 @@ def observed_states(
     full, _ = f.settle(f.xr(previous, namespace=namespace))
     observed = {}
     for name, body in f.desired(full).items():
-        presence = draw(st.sampled_from(["absent", "unready", "ready", "ready-no-details"]))
+        presence = draw(
+            st.sampled_from(["absent", "unready", "ready", "ready-no-details", "ready-hostile"])
+        )
         if presence == "absent":
             continue
         resource = f.observe({name: body}, ready=presence != "unready")[name]
         if presence == "ready-no-details":
             resource.ClearField("connection_details")
+        if presence == "ready-hostile":
+            for key in resource.connection_details:
+                resource.connection_details[key] = draw(HOSTILE_KUBECONFIGS)
         observed[name] = resource
     return observed
 
@@ -245,7 +267,8 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
     if "labels" in spec["argocd"]:
         yield ("argocd", "labels"), "labels", False
     yield ("argocd", "enabled"), "bool", False
-    yield ("argocd", "tokenSecretRef", "namespace"), "label", True
+    if "tokenSecretRef" in spec["argocd"]:
+        yield ("argocd", "tokenSecretRef", "namespace"), "label", False
     iam = spec["iam"]
     for kind in ("teams", "robots", "repositories"):
         yield ("iam", kind), "list", False
@@ -458,8 +481,11 @@ SPEC_KEYS = ["organization", "space", "type", "groups", "name", "iam", "teams", 
 OBSERVED_KEYS = [
     *("apiVersion", "kind", "metadata", "spec", "status", "conditions", "type"),
     *("Ready", "True", "name", "forProvider", "manifest", "managementPolicies", "deletionPolicy"),
+    *("atProvider", "data", "ingress-host", "ingress-ca"),
 ]
-OBSERVED_NAMES = ["group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x"]
+OBSERVED_NAMES = [
+    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress")
+]
 RUNNER = FunctionRunner()
 SETTLED, DISCONNECTED = f.settle(f.xr(f.spec(space={"type": "Disconnected"})))
 
@@ -494,7 +520,9 @@ def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, A
     """
     observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
     observed |= {n: fnv1.Resource(resource=resource.dict_to_struct(b)) for n, b in junk.items()}
-    rsp = asyncio.run(RUNNER.RunFunction(f.request(f.xr(), observed=observed)))
+    # Connected without a host: the Space's ingress is read from an observed Object too.
+    xr = f.xr(f.spec(space={"type": "Connected"}))
+    rsp = asyncio.run(RUNNER.RunFunction(f.request(xr, observed=observed)))
     if f.fatal(rsp):
         assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
         assert "would both be named" in rsp.results[0].message
@@ -535,7 +563,7 @@ kubeconfig_text = st.one_of(
         ]
     ).map(lambda v: yaml.safe_dump(v).encode()),
     st.binary(max_size=64),
-    # Deeply nested YAML (2,000 '[') is the server branch's: it changes credentials._load.
+    HOSTILE_KUBECONFIGS,
     st.builds(
         lambda k, v: f.kubeconfig().replace(k, v),
         st.sampled_from([b"current-context: ctp", b"contexts:\n", b"users:\n", b"clusters:\n"]),
@@ -572,13 +600,15 @@ def test_any_kubeconfig_concerns_its_control_plane_only(raw: bytes) -> None:
 
 
 @given(data=json_values(["token", "data"]))
-def test_any_token_secret_data_is_refused_by_name_or_used(data: Any) -> None:
+def test_any_token_secret_data_is_a_warning_or_used(data: Any) -> None:
+    """ClusterSecret mode: a token Secret of any shape never crashes; the rest composes."""
     secret = {**f.TOKEN_SECRET, "data": data}
-    rsp = run(f.request(f.xr(), token_secret=secret))
-    if f.fatal(rsp):
-        assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
-        assert "- spec.argocd.tokenSecretRef" in rsp.results[0].message
-        assert len(rsp.desired.resources) == 0
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    rsp = run(f.request(xr, token_secret=secret, observed=["group.dev"]))
+    assert f.fatal(rsp) == []
+    assert "controlplane.dev.ctp1" in rsp.desired.resources
+    for r in rsp.results:
+        assert f.TOKEN not in r.message
 
 
 @settings(max_examples=6)
@@ -602,10 +632,68 @@ def test_the_real_server_answers_as_the_runner_does(
 
 
 def test_secret_token_with_odd_bytes_never_raises() -> None:
-    """Token Secrets with binary or non-UTF-8 data are refused by a Fatal result."""
+    """Token Secrets with binary or non-UTF-8 data: a Warning, and the clusters wait."""
     for raw in (b"\xff\xfe", b"", b" \n", bytes(range(256))):
         secret = copy.deepcopy(f.TOKEN_SECRET)
         secret["data"]["token"] = base64.b64encode(raw).decode()
-        rsp = run(f.request(f.xr(), token_secret=secret))
-        assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL], raw
-        assert len(rsp.desired.resources) == 0
+        xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+        rsp = run(f.request(xr, token_secret=secret, observed=["group.dev"]))
+        assert [r.severity for r in rsp.results] == [
+            fnv1.SEVERITY_WARNING,
+            fnv1.SEVERITY_NORMAL,
+        ], raw
+        assert "controlplane.dev.ctp1" in rsp.desired.resources
+
+
+# --- Tenants reach only their own namespace -------------------------------------------------
+
+NAMESPACE_CHOICES = [None, "platform", "kube-system", "crossplane-system", "platform-2"]
+secret_ref = st.fixed_dictionaries(
+    {"name": st.sampled_from(["upbound-token", "upbound-credentials", "x"])},
+    optional={
+        "namespace": st.sampled_from(NAMESPACE_CHOICES[1:]) | dns_label,
+        "key": st.sampled_from(["token", "pat"]),
+    },
+)
+credentials_mode = st.sampled_from(["Environment", "ClusterSecret"])
+hostile_argocd = st.fixed_dictionaries(
+    {}, optional={"credentials": credentials_mode, "tokenSecretRef": secret_ref}
+)
+hostile_input = st.none() | st.fixed_dictionaries(
+    {"argocd": st.fixed_dictionaries(
+        {}, optional={"credentials": credentials_mode, "tokenSecretRef": secret_ref}
+    )}
+)  # fmt: skip
+
+
+@settings(max_examples=60)
+@given(
+    spec=specs(),
+    argocd=hostile_argocd,
+    function_input=hostile_input,
+    supply_token=st.booleans(),
+)
+def test_a_namespaced_xr_never_makes_the_function_ask_outside_its_namespace(
+    debug_server: Server,
+    spec: dict[str, Any],
+    argocd: dict[str, Any],
+    function_input: dict[str, Any] | None,
+    supply_token: bool,
+) -> None:
+    """Whatever the XR says, requirements name only its namespace, or the input's Secret."""
+    spec = {**spec, "argocd": argocd}
+    req = f.request(
+        f.xr(spec, namespace="platform"),
+        function_input=function_input,
+        supply_token=supply_token,
+    )
+    rsp = debug_server.call(req)
+    allowed = {"platform"}
+    input_ref = ((function_input or {}).get("argocd") or {}).get("tokenSecretRef")
+    if input_ref and "namespace" in input_ref:
+        allowed.add(input_ref["namespace"])
+    for requirements in (rsp.requirements.resources, rsp.requirements.extra_resources):
+        for selector in requirements.values():
+            assert selector.namespace in allowed, (selector.namespace, argocd, function_input)
+    if f.fatal(rsp):
+        assert not rsp.requirements.resources and not rsp.requirements.extra_resources

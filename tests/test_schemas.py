@@ -381,10 +381,15 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
         M,
         "'apiVersion' is a required property",
     ),
-    "wrapped-configmap-has-no-schema": (
-        k8s_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+    "wrapped-service-has-no-schema": (
+        k8s_object({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "c"}}),
         M,
-        "no schema for wrapped v1 ConfigMap",
+        "no schema for wrapped v1 Service",
+    ),
+    "wrapped-configmap-with-unknown-field": (
+        k8s_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {}}),
+        f"{M}.dta",
+        "unknown field",
     ),
     "wrapped-object-has-no-schema": (
         k8s_object(NS),

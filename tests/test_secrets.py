@@ -1,10 +1,11 @@
 """Secrets stay secret: the whole pipeline through the real server, logging at debug level.
 
-The Upbound token (from the required token Secret) and a Disconnected control plane's
-bearer token (from its kubeconfig connection details) may appear in exactly one place: the
-Argo CD cluster Secret's base64 `data`. Never in the server's logs, results, conditions or
-the XR's status, in plain text or base64; and an unusable token or kubeconfig is reported
-without quoting it.
+With credentials ClusterSecret, the Upbound token (from the required token Secret) and a
+Disconnected control plane's bearer token (from its kubeconfig connection details) may
+appear in exactly one place: the Argo CD cluster Secret's base64 `data`. Never in the
+server's logs, results, conditions or the XR's status, in plain text or base64; and an
+unusable token or kubeconfig is reported without quoting it. With credentials Environment
+(the default) the token appears nowhere at all, and the function never asks for it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import cast
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
+from crossplane.function import resource
 from google.protobuf import json_format, struct_pb2
 
 from tests import factories as f
@@ -79,7 +81,7 @@ def test_forms_find_a_secret_inside_base64() -> None:
 def test_secrets_reach_only_the_argo_cluster_secret_data(
     server: fnserver.Server, space: dict[str, str], namespace: str | None
 ) -> None:
-    xr = f.xr(f.spec(space=space), namespace=namespace)
+    xr = f.xr(f.spec(space=space, argocd=f.CLUSTER_SECRET), namespace=namespace)
     rounds = f.reconcile(xr, call=server.call)
     for _, rsp in rounds:
         assert leaks(outside_argo_data(rsp)) == []
@@ -108,14 +110,78 @@ BAD_TOKEN_SECRETS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TOKEN_SECRETS))
-def test_an_unusable_token_secret_is_refused_without_quoting_it(
+def test_an_unusable_token_secret_is_a_warning_without_quoting_it(
     server: fnserver.Server, case: str
 ) -> None:
-    req = f.request(f.xr(), token_secret=_token_secret(BAD_TOKEN_SECRETS[case]))
-    rsp = server.call(req)
-    assert len(f.fatal(rsp)) == 1
-    assert "spec.argocd.tokenSecretRef" in f.fatal(rsp)[0]
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    ready = ["group.dev", "group.prod", "controlplane.dev.ctp1"]
+    rsp = server.call(
+        f.request(xr, observed=ready, token_secret=_token_secret(BAD_TOKEN_SECRETS[case]))
+    )
+    assert f.fatal(rsp) == []
+    warnings = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("spec.argocd.tokenSecretRef")
+    assert "Secret platform/upbound-token" in warnings[0]
+    # Everything else composes; the Argo CD cluster waits, and the XR's status says why.
+    assert {"controlplane.dev.ctp2", "team.platform"} <= set(rsp.desired.resources)
+    assert not any(n.startswith("argocd-cluster.") for n in rsp.desired.resources)
+    assert rsp.desired.composite.ready == fnv1.READY_FALSE
+    status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
+    (ctp1,) = [e for e in status["controlPlanes"] if (e["group"], e["name"]) == ("dev", "ctp1")]
+    assert ctp1["message"].startswith("spec.argocd.tokenSecretRef")
+    assert "Secret platform/upbound-token" in ctp1["message"]
     assert leaks(json_format.MessageToJson(rsp)) == []
+    assert leaks(server.logs()) == []
+
+
+def test_an_existing_cluster_stays_while_the_token_secret_is_missing(
+    server: fnserver.Server,
+) -> None:
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    rounds = f.reconcile(xr, call=server.call)
+    observed, settled = rounds[-1]
+    rsp = server.call(f.request(xr, observed=observed, token_secret=None))
+    assert f.fatal(rsp) == []
+    kept = f.desired(rsp)["argocd-cluster.dev.ctp1"]
+    assert (
+        kept["spec"]
+        == resource.struct_to_dict(observed["argocd-cluster.dev.ctp1"].resource)["spec"]
+    )
+    assert set(rsp.desired.resources) == set(settled.desired.resources)
+    warnings = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]
+    assert ["was not found" in w for w in warnings] == [True]
+    assert rsp.desired.composite.ready == fnv1.READY_FALSE
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"type": "Cloud", "name": "gcp"},
+        {"type": "Connected", "host": "proxy.acme.example.com"},
+        {"type": "Connected"},
+    ],
+)
+@pytest.mark.parametrize("namespace", ["platform", None])
+def test_environment_credentials_never_touch_the_token(
+    server: fnserver.Server, space: dict[str, str], namespace: str | None
+) -> None:
+    """The token appears in no response, Secret data included, log line, status or result.
+
+    Every request carries the token Secret anyway, as if Crossplane had been asked for it.
+    """
+    xr = f.xr(f.spec(space=space), namespace=namespace)
+    rounds = f.reconcile(xr, call=server.call)
+    for _, rsp in rounds:
+        assert leaks(json_format.MessageToJson(rsp)) == []
+        assert not rsp.requirements.resources
+        assert not rsp.requirements.extra_resources
+    _, last = rounds[-1]
+    clusters = [c for n, c in f.desired(last).items() if n.startswith("argocd-cluster.")]
+    assert len(clusters) == 3
+    for composed in clusters:
+        config = json.loads(f.secret_data(composed)["config"])
+        assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme"}
     assert leaks(server.logs()) == []
 
 
@@ -136,9 +202,9 @@ def test_an_unusable_kubeconfig_is_reported_without_quoting_it(
     xr = f.xr(f.spec(space={"type": "Disconnected"}))
     rounds = f.reconcile(xr, call=server.call)
     observed, _ = rounds[-1]
-    for name, resource in list(observed.items()):
-        if resource.connection_details:
-            resource.connection_details["kubeconfig"] = BAD_KUBECONFIGS[case]
+    for name, composed in list(observed.items()):
+        if composed.connection_details:
+            composed.connection_details["kubeconfig"] = BAD_KUBECONFIGS[case]
         if name.startswith("argocd-cluster."):  # not there yet: nothing to keep
             del observed[name]
     rsp = server.call(f.request(xr, observed=observed))

@@ -1,46 +1,67 @@
-"""Shutdown: SIGTERM lets the calls in flight finish, then the server exits 0.
+"""Shutdown: SIGTERM refuses new calls at once, lets the calls in flight finish, exits 0.
 
-The SDK (crossplane/function/runtime.py) stops the gRPC server on SIGTERM with a grace
-period (SHUTDOWN_GRACE_PERIOD_SECONDS, 5 s): calls the server has accepted may finish
-within it, calls it has not accepted are cancelled. So the function must keep its event
-loop free to accept calls while it works (`FunctionRunner.RunFunction` runs the work in a
-thread); before it did, a large call held the loop and the calls queued behind it were
-cancelled on SIGTERM although they had reached the server.
+The SDK's `runtime.serve` stopped with a fixed 5 s grace period (SHUTDOWN_GRACE_PERIOD_SECONDS)
+while the calls queue on one worker thread: with more than 5 s of queued work, the calls
+at the back of the queue were cancelled (UNAVAILABLE) although they had reached the server.
+function/server.py grants `--grace-period` seconds instead (25 by default: the largest
+call times the bound on calls in flight), and refuses new calls from SIGTERM on, so that
+Crossplane sends them to another replica or retries them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 
 import grpc
-from crossplane.function import runtime
+import pytest
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function.fn import FunctionRunner
+from function.server import DEFAULT_GRACE_PERIOD
 from tests import factories as f
 from tests import server as fnserver
 
-IN_FLIGHT = 8
-CALL_TIMEOUT = 60  # a hang guard
+IN_FLIGHT = 16  # the default bound: all are accepted
+CALL_TIMEOUT = 120  # a hang guard
+STOP_TIMEOUT = DEFAULT_GRACE_PERIOD + 60  # a hang guard
+STOPPING = "stopping: refusing new calls"
 
 
-def test_the_sdk_grace_period_is_what_these_tests_assume() -> None:
-    assert runtime.SHUTDOWN_GRACE_PERIOD_SECONDS == 5
+@pytest.fixture(scope="module")
+def large_call() -> tuple[fnv1.RunFunctionRequest, bytes]:
+    """About a second of work: 10,000 control planes, their groups observed ready."""
+    req = f.second_round(f.xr(f.big_spec(100, control_planes=100)))
+    rsp = f.run(req)
+    assert f.fatal(rsp) == []
+    return req, rsp.SerializeToString(deterministic=True)
 
 
-def test_sigterm_lets_large_calls_in_flight_finish_and_exits_0(tmp_path: Path) -> None:
-    req = f.second_round(f.xr(f.big_spec(100, control_planes=10)))
-    assert f.fatal(f.run(req)) == []
-    expected = f.run(req).SerializeToString(deterministic=True)
-    server = fnserver.start(tmp_path, "--insecure")
+def wait_for_log(server: fnserver.Server, line: str) -> None:
+    """Poll the server's logs for a line (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + fnserver.STOP_TIMEOUT
+    while line not in server.logs():
+        assert time.monotonic() < deadline, f"no {line!r} in the logs:\n{server.logs()}"
+        time.sleep(0.05)
+
+
+def test_sigterm_lets_more_than_5_s_of_calls_in_flight_finish_and_exits_0(
+    tmp_path: Path, large_call: tuple[fnv1.RunFunctionRequest, bytes]
+) -> None:
+    req, expected = large_call
+    server = fnserver.start(tmp_path, "--insecure", "--max-recv-message-size", "32")
     try:
         with server.channel() as channel:
             stub = grpcv1.FunctionRunnerServiceStub(channel)
             calls = [stub.RunFunction.future(req, timeout=CALL_TIMEOUT) for _ in range(IN_FLIGHT)]
-            calls[0].result()  # the server is busy with them now
+            calls[0].result()  # the server is busy with the others now
             server.proc.send_signal(signal.SIGTERM)
+            wait_for_log(server, STOPPING)
+            with pytest.raises(grpc.RpcError) as late:
+                server.call(f.request(f.xr()), timeout=10)
             outcomes = []
             for call in calls:
                 try:
@@ -49,8 +70,25 @@ def test_sigterm_lets_large_calls_in_flight_finish_and_exits_0(tmp_path: Path) -
                 except grpc.RpcError as e:
                     outcomes.append(e.code().name)
         assert outcomes == ["OK"] * IN_FLIGHT
-        # Wait, not terminate(): a second SIGTERM after the SDK closed its loop is fatal.
-        assert server.proc.wait(timeout=fnserver.STOP_TIMEOUT) == 0
+        assert late.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert server.proc.wait(timeout=STOP_TIMEOUT) == 0
+    finally:
+        fnserver.stop(server)
+
+
+def test_a_second_sigterm_while_stopping_changes_nothing(tmp_path: Path) -> None:
+    req = f.second_round(f.xr(f.big_spec(100, control_planes=10)))
+    server = fnserver.start(tmp_path, "--insecure")
+    try:
+        with server.channel() as channel:
+            stub = grpcv1.FunctionRunnerServiceStub(channel)
+            calls = [stub.RunFunction.future(req, timeout=CALL_TIMEOUT) for _ in range(4)]
+            calls[0].result()
+            server.proc.send_signal(signal.SIGTERM)
+            wait_for_log(server, STOPPING)
+            server.proc.send_signal(signal.SIGTERM)
+            assert [f.fatal(call.result()) for call in calls] == [[]] * 4
+        assert server.proc.wait(timeout=STOP_TIMEOUT) == 0
     finally:
         fnserver.stop(server)
 

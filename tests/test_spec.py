@@ -139,12 +139,9 @@ def test_every_problem_is_listed_at_once() -> None:
     ]
 
 
-def test_connected_space_needs_its_ingress_host() -> None:
-    found = problems(with_path("space.type", "Connected"))
-    assert found == [
-        "spec.space.host: required for Connected spaces: the ingress host that `up ctx` "
-        "prints for the Space"
-    ]
+def test_a_connected_space_may_leave_its_host_to_the_space() -> None:
+    env = parse(with_path("space.type", "Connected"))
+    assert (env.space.host, env.space.ca_bundle) == ("", "")
 
 
 def test_argo_cluster_names_that_collide_are_rejected() -> None:
@@ -183,15 +180,23 @@ def test_defaults_then_input_then_xr() -> None:
     assert builtin.provider_config_upbound == "default"
     assert builtin.argocd.namespace == "argocd"
     assert builtin.argocd.cluster_name_prefix == "controlplane-"
+    assert builtin.argocd.credentials == "Environment"
+    assert builtin.argocd.upbound_domain == "https://upbound.io"
+    # The default token Secret is in the XR's own namespace.
     assert builtin.argocd.token_secret_ref.name == "upbound-credentials"
+    assert builtin.argocd.token_secret_ref.namespace == "platform"
     assert builtin.provider_config_kind == "ClusterProviderConfig"
     assert builtin.ttl.ready_seconds == 600
+    cluster_scoped = resolve.parse(f.xr(f.spec(argocd={}), namespace=None), None)
+    assert cluster_scoped.argocd.token_secret_ref.namespace == "crossplane-system"
 
     function_input = {
         "providerConfigs": {"space": "space-in", "upbound": "up-in", "kind": "ProviderConfig"},
         "argocd": {
             "namespace": "gitops",
             "clusterNamePrefix": "ctp-",
+            "credentials": "ClusterSecret",
+            "upboundDomain": "https://upbound.example.com",
             "tokenSecretRef": {"name": "tok", "namespace": "ops"},
         },
         "ttl": {"readySeconds": 900, "waitingSeconds": 5},
@@ -203,6 +208,8 @@ def test_defaults_then_input_then_xr() -> None:
     assert from_input.provider_config_kind == "ProviderConfig"
     assert from_input.argocd.namespace == "gitops"
     assert from_input.argocd.cluster_name_prefix == "ctp-"
+    assert from_input.argocd.credentials == "ClusterSecret"
+    assert from_input.argocd.upbound_domain == "https://upbound.example.com"
     assert from_input.argocd.token_secret_ref.namespace == "ops"
     assert (from_input.ttl.ready_seconds, from_input.ttl.waiting_seconds) == (900, 5)
 
@@ -212,7 +219,8 @@ def test_defaults_then_input_then_xr() -> None:
             argocd={
                 "namespace": "argo",
                 "clusterNamePrefix": "",
-                "tokenSecretRef": {"name": "mine", "namespace": "team", "key": "pat"},
+                "credentials": "Environment",
+                "upboundDomain": "https://up.acme.example.com",
             },
         ),
         function_input,
@@ -221,7 +229,136 @@ def test_defaults_then_input_then_xr() -> None:
     assert xr_wins.provider_config_upbound == "up-in"
     assert xr_wins.argocd.namespace == "argo"
     assert xr_wins.argocd.cluster_name_prefix == ""
-    assert xr_wins.argocd.token_secret_ref.key == "pat"
+    assert xr_wins.argocd.credentials == "Environment"
+    assert xr_wins.argocd.upbound_domain == "https://up.acme.example.com"
+    assert not xr_wins.uses_token
+
+
+CLUSTER_SECRET_INPUT = {
+    "argocd": {
+        "credentials": "ClusterSecret",
+        "tokenSecretRef": {"name": "tok", "namespace": "ops"},
+    }
+}
+# (reason, XR namespace, the XR's argocd, function input, the problems, or the resolved ref)
+TOKEN_SECRET_CASES = [
+    (
+        "a namespaced XR names its own namespace by omitting it",
+        "platform",
+        {"credentials": "ClusterSecret", "tokenSecretRef": {"name": "mine"}},
+        None,
+        "platform/mine",
+    ),
+    (
+        "a namespaced XR may spell its own namespace out",
+        "platform",
+        {"credentials": "ClusterSecret", "tokenSecretRef": {"name": "m", "namespace": "platform"}},
+        None,
+        "platform/m",
+    ),
+    (
+        "a namespaced XR may not reach into another namespace",
+        "platform",
+        {
+            "credentials": "ClusterSecret",
+            "tokenSecretRef": {"name": "m", "namespace": "kube-system"},
+        },
+        None,
+        [
+            "spec.argocd.tokenSecretRef.namespace: a namespaced UpboundEnvironment may only name "
+            "Secrets in its own namespace 'platform'"
+        ],
+    ),
+    (
+        "a cluster-scoped XR is written by cluster admins and may name any namespace",
+        None,
+        {
+            "credentials": "ClusterSecret",
+            "tokenSecretRef": {"name": "m", "namespace": "kube-system"},
+        },
+        None,
+        "kube-system/m",
+    ),
+    (
+        "a cluster-scoped XR's omitted namespace is crossplane-system",
+        None,
+        {"credentials": "ClusterSecret", "tokenSecretRef": {"name": "m"}},
+        None,
+        "crossplane-system/m",
+    ),
+    (
+        "the input, written by the platform team, may name any namespace",
+        "platform",
+        {},
+        CLUSTER_SECRET_INPUT,
+        "ops/tok",
+    ),
+    (
+        "a namespaced XR may not replace the input's Secret, even in its own namespace",
+        "platform",
+        {"tokenSecretRef": {"name": "mine"}},
+        CLUSTER_SECRET_INPUT,
+        ["spec.argocd.tokenSecretRef: the Composition's function input names the token Secret"],
+    ),
+    (
+        "repeating the input's Secret is no override",
+        "platform",
+        {"tokenSecretRef": {"name": "tok", "namespace": "ops"}},
+        CLUSTER_SECRET_INPUT,
+        "ops/tok",
+    ),
+    (
+        "a cluster-scoped XR may replace the input's Secret",
+        None,
+        {"tokenSecretRef": {"name": "m", "namespace": "kube-system"}},
+        CLUSTER_SECRET_INPUT,
+        "kube-system/m",
+    ),
+    (
+        "a tokenSecretRef in Environment mode would be silently unused: refused",
+        "platform",
+        {"tokenSecretRef": {"name": "mine"}},
+        None,
+        ["spec.argocd.tokenSecretRef: read only with credentials ClusterSecret"],
+    ),
+    (
+        "the same for the input's",
+        "platform",
+        {},
+        {"argocd": {"tokenSecretRef": {"name": "tok", "namespace": "ops"}}},
+        ["input.argocd.tokenSecretRef: read only with credentials ClusterSecret"],
+    ),
+    (
+        "the XR may choose ClusterSecret for the input's Secret",
+        "platform",
+        {"credentials": "ClusterSecret"},
+        {"argocd": {"tokenSecretRef": {"name": "tok", "namespace": "ops"}}},
+        "ops/tok",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("xr_namespace", "argocd", "function_input", "want"),
+    [case[1:] for case in TOKEN_SECRET_CASES],
+    ids=[case[0] for case in TOKEN_SECRET_CASES],
+)
+def test_where_the_token_secret_may_be(
+    xr_namespace: str | None,
+    argocd: dict[str, Any],
+    function_input: dict[str, Any] | None,
+    want: str | list[str],
+) -> None:
+    xr = f.xr(f.spec(argocd=argocd), namespace=xr_namespace)
+    if isinstance(want, str):
+        ref = resolve.parse(xr, function_input).argocd.token_secret_ref
+        assert f"{ref.namespace}/{ref.name}" == want
+        return
+    with pytest.raises(resolve.SpecError) as e:
+        resolve.parse(xr, function_input)
+    assert len(e.value.problems) == len(want), e.value.problems
+    for problem, start in zip(e.value.problems, want, strict=True):
+        assert problem.startswith(start), problem
 
 
 def test_control_plane_settings_merge_over_the_defaults() -> None:

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from function import workers
+from function.server import Options
 from tests import factories as f
 from tests import server as servers
 
@@ -147,3 +149,19 @@ def test_every_worker_requires_mtls(
             with pytest.raises(grpc.RpcError):
                 call_on_new_connections(server)
         assert server.terminate() == 0
+
+
+def test_workers_get_the_bound_and_the_grace_period() -> None:
+    options = Options(
+        address="0.0.0.0:9443",
+        tls_certs_dir=None,
+        insecure=True,
+        max_recv_message_size=8,
+        max_send_message_size=None,
+        max_calls=3,
+        grace_period=7.5,
+    )
+    command = workers.worker_command(options)
+    assert command[command.index("--max-calls-in-flight") + 1] == "3"
+    assert command[command.index("--grace-period") + 1] == "7.5"
+    assert command[command.index("--max-recv-message-size") + 1] == "8"

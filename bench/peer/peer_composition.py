@@ -30,6 +30,7 @@ class UpboundEnvironmentComposite(BaseComposite):
         self.org = str(self.spec.organization)
         space = self.spec.space
         self.host = str(space.host or f"{space.name}.space.mxe.upbound.io")
+        self.space_id = str(space.name or space.host or space.type)
         token = self.requireds["upbound-token"](
             "v1", "Secret", "crossplane-system", "upbound-credentials"
         )
@@ -102,8 +103,6 @@ class UpboundEnvironmentComposite(BaseComposite):
         manifest.spec.crossplane.autoUpgrade.channel = str(
             cp.crossplane.autoUpgrade.channel or "Stable"
         )
-        secret_ref = {"name": f"kubeconfig-{name}", "namespace": group}
-        manifest.spec.writeConnectionSecretToRef = secret_ref
         cluster = f"controlplane-{group}-{name}"
         argo_key = f"argocd-cluster.{group}.{name}"
         if self.token is None or not (ready or argo_key in observed):
@@ -141,7 +140,9 @@ class UpboundEnvironmentComposite(BaseComposite):
         secret = self.managed(key, OBJECT, "Object", "argocd").spec.forProvider.manifest
         secret.apiVersion = "v1"
         secret.kind = "Secret"
-        secret.metadata = {"name": cluster, "namespace": "argocd", "labels": labels}
+        identity = f"{self.org}/{self.space_id}/{group}/{cp.name}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+        secret.metadata = {"name": f"{cluster}-{digest}", "namespace": "argocd", "labels": labels}
         secret.type = "Opaque"
         secret.data = data
 

@@ -22,6 +22,7 @@ from function.api.types import (
     NO_LEADING_V,
     NO_SECRET_TYPE_LABEL,
     ApiHost,
+    ArgoCredentials,
     Channel,
     ClusterNamePrefix,
     CrossplaneVersion,
@@ -33,6 +34,7 @@ from function.api.types import (
     RepositoryPermission,
     SecretKeyRef,
     SpaceType,
+    UpboundDomain,
     space_types,
     unique_by,
 )
@@ -67,11 +69,6 @@ class Space(Model):
                     "rule": "self.type != 'Cloud' || (has(self.name) && self.name != '')",
                     "message": "name is required for Cloud spaces, e.g. upbound-gcp-us-west-1",
                 },
-                {
-                    "rule": "self.type != 'Connected' || (has(self.host) && self.host != '')",
-                    "message": "host is required for Connected spaces: the ingress host that "
-                    "`up ctx` prints for the Space",
-                },
             ]
         }
     )
@@ -92,15 +89,17 @@ class Space(Model):
         "",
         description="API host that Argo CD reaches control planes through, as host[:port] or "
         "an https:// URL. Cloud: defaults to <name>.space.mxe.upbound.io. Connected: "
-        "required, the ingress host `up ctx` prints. Disconnected: unused; each control "
-        "plane's kubeconfig names its server.",
+        "defaults to the Space's own, read from its ConfigMap upbound-system/ingress-public "
+        "(as `up ctx` does). Disconnected: unused; each control plane's kubeconfig names "
+        "its server.",
         json_schema_extra=space_types("Cloud", "Connected", pattern=HOST_PATTERN),
     )
     ca_bundle: PemBundle = Field(
         "",
         description="Base64 of a PEM CA bundle (base64 -w0 ca.crt) that Argo CD trusts for "
-        "the control planes' API (tlsClientConfig.caData). Disconnected: used when a "
-        "kubeconfig carries no CA of its own.",
+        "the control planes' API (tlsClientConfig.caData). Connected: defaults to the "
+        "Space's own ingress CA, read with the host. Disconnected: used when a kubeconfig "
+        "carries no CA of its own.",
         json_schema_extra={"pattern": BASE64_PATTERN},
     )
 
@@ -222,19 +221,37 @@ class Argo(Model):
     cluster_name_prefix: ClusterNamePrefix | None = Field(
         None,
         description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
-        "lets AppProjects and respectRBAC select them. Default: the input's, else "
-        "controlplane-.",
+        "lets AppProjects and respectRBAC select them. Environments that share one Argo CD "
+        "and have the same group and control plane names need distinct prefixes (cluster "
+        "Secret names differ anyway: they end in a hash of organization, Space, group and "
+        "control plane). Default: the input's, else controlplane-.",
     )
     labels: Labels = Field(
         default_factory=dict,
         description="Labels on every cluster Secret.",
         json_schema_extra=NO_SECRET_TYPE_LABEL,
     )
+    credentials: ArgoCredentials | None = Field(
+        None,
+        description="Where Argo CD's `up org token` gets the Upbound token. Environment: "
+        "from Argo CD's own UP_TOKEN environment variable; the token never passes through "
+        "Crossplane. ClusterSecret: the function reads tokenSecretRef and writes the token "
+        "into each cluster Secret (and so into the Object that wraps it). Default: the "
+        "input's, else Environment. See docs/credentials.md.",
+        json_schema_extra=space_types("Cloud", "Connected"),
+    )
+    upbound_domain: UpboundDomain | None = Field(
+        None,
+        description="Root Upbound domain that `up org token` talks to (its UP_DOMAIN), for "
+        "a private Upbound instance. Default: the input's, else https://upbound.io.",
+        json_schema_extra=space_types("Cloud", "Connected"),
+    )
     token_secret_ref: SecretKeyRef | None = Field(
         None,
-        description="Secret holding the Upbound token for Argo CD's `up org token` exec "
-        "provider. Default: the input's, else crossplane-system/upbound-credentials, key "
-        "token.",
+        description="ClusterSecret only: the Secret holding the Upbound token. Default: the "
+        "input's, else upbound-credentials (key token) in the XR's namespace (a "
+        "cluster-scoped XR: crossplane-system). When the input names one, a namespaced XR "
+        "may not name another.",
         json_schema_extra=space_types("Cloud", "Connected"),
     )
 

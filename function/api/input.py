@@ -9,11 +9,13 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from function.api.types import (
+    ArgoCredentials,
     ClusterNamePrefix,
     DnsLabel,
     Model,
     ProviderConfigs,
     SecretKeyRef,
+    UpboundDomain,
     WholeNumber,
 )
 
@@ -25,10 +27,19 @@ class InputArgo(Model):
     cluster_name_prefix: ClusterNamePrefix = Field(
         "controlplane-", description="Prefix of Argo CD cluster names."
     )
+    credentials: ArgoCredentials | None = Field(
+        None,
+        description="Environment (Argo CD's own UP_TOKEN; the default) or ClusterSecret "
+        "(the token from tokenSecretRef, written into each cluster Secret).",
+    )
+    upbound_domain: UpboundDomain | None = Field(
+        None, description="Root Upbound domain for `up org token`. Default: https://upbound.io."
+    )
     token_secret_ref: SecretKeyRef | None = Field(
         None,
-        description="Secret holding the Upbound token. Default: "
-        "crossplane-system/upbound-credentials, key token.",
+        description="ClusterSecret only: the Secret holding the Upbound token, in any "
+        "namespace; XRs then may not name another. Default: upbound-credentials (key token) "
+        "in the XR's namespace (a cluster-scoped XR: crossplane-system).",
     )
 
 

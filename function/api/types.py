@@ -82,6 +82,12 @@ BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
 Channel = Literal["None", "Patch", "Stable", "Rapid"]
 SpaceType = Literal["Cloud", "Connected", "Disconnected"]
 RepositoryPermission = Literal["admin", "read", "write", "view"]
+# How Argo CD gets the Upbound token for `up org token` (docs/credentials.md).
+ArgoCredentials = Literal["Environment", "ClusterSecret"]
+# The root Upbound domain that `up` talks to (its UP_DOMAIN), as an https URL.
+UPBOUND_DOMAIN_PATTERN = r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$"
+DEFAULT_UPBOUND_DOMAIN = "https://upbound.io"
+UpboundDomain = Annotated[str, StringConstraints(pattern=UPBOUND_DOMAIN_PATTERN, max_length=253)]
 
 ARGO_SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key.
 # The function sets this label on cluster Secrets itself.
@@ -208,7 +214,12 @@ class SecretKeyRef(Model):
     """A key of a Secret in the Crossplane cluster."""
 
     name: DnsSubdomain = Field(description="The Secret's name.")
-    namespace: DnsLabel = Field(description="The Secret's namespace.")
+    namespace: DnsLabel | None = Field(
+        None,
+        description="The Secret's namespace. Omitted: the XR's own namespace (a cluster-scoped "
+        "XR: crossplane-system). A namespaced XR may name only its own namespace; the "
+        "function input may name any.",
+    )
     key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = Field(
         "token", description="The key in the Secret's data."
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from function.compose import argocd, controlplanes, groups, iam
+from function.compose import argocd, controlplanes, groups, iam, ingress
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
@@ -24,18 +24,32 @@ from function.resolve import Environment, SpecError
 BUILDERS: tuple[Callable[[Context], Composition], ...] = (
     groups.build,
     controlplanes.build,
+    ingress.build,
     argocd.build,
     iam.build,
 )
 
 
-def compose(env: Environment, observed: Observed, token: SecretStr | None) -> Composition:
+def compose(
+    env: Environment,
+    observed: Observed,
+    token: SecretStr | None,
+    token_problem: str | None = None,
+) -> Composition:
     """Everything the environment composes, given what exists and the Upbound token.
+
+    `token_problem`: why the token Secret cannot be used (ClusterSecret mode), if it cannot.
 
     Raises:
         SpecError: two entries would compose resources of the same name.
     """
-    ctx = Context(env=env, flavour=flavour_of(env), observed=observed, token=token)
+    ctx = Context(
+        env=env,
+        flavour=flavour_of(env),
+        observed=observed,
+        token=token,
+        token_problem=token_problem,
+    )
     out = Composition()
     for build in BUILDERS:
         out += build(ctx)

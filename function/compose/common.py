@@ -93,14 +93,16 @@ class Composition:
 class Context:
     """Everything a builder reads: environment, API flavour, observed state, Upbound token.
 
-    The token is None unless `env.uses_token` and Crossplane supplied it. A builder that
-    needs another input (a credentials mode, a second Secret) gets a field here.
+    The token is None unless `env.uses_token` and Crossplane supplied a usable Secret;
+    `token_problem` says what is wrong with the Secret (naming it and the fix, never its
+    content). A builder that needs another input gets a field here.
     """
 
     env: Environment
     flavour: Flavour
     observed: Observed
     token: SecretStr | None = None
+    token_problem: str | None = None
 
     def metadata_name(self, composition_resource_name: str) -> str:
         """The metadata.name of a composed resource: the observed one's, else a new one.

@@ -36,21 +36,22 @@ def build(ctx: Context) -> Composition:
         if not ctx.observed.exists(name) and not ctx.observed.ready(groups.name_of(cp.group)):
             out.waiting.append(Waiting(name, f"waiting for group {cp.group} to be ready"))
             continue
+        control_plane: dict[str, Any] = {"crossplane": cp.crossplane}
+        spec: dict[str, Any] = {"readiness": {"policy": "DeriveFromObject"}}
+        if needs_kubeconfig(ctx, cp):
+            # Deprecated in the ControlPlane CRD; only Argo CD in a Disconnected Space needs it.
+            control_plane["writeConnectionSecretToRef"] = {
+                "name": kubeconfig_secret(cp),
+                "namespace": cp.group,
+            }
+            if ctx.observed.ready(name) or "connectionDetails" in ctx.observed.spec(name):
+                spec.update(_kubeconfig_connection(ctx, cp))
         manifest = {
             "apiVersion": "spaces.upbound.io/v1beta1",
             "kind": "ControlPlane",
             "metadata": {"name": cp.name, "namespace": cp.group},
-            "spec": {
-                "crossplane": cp.crossplane,
-                "writeConnectionSecretToRef": {
-                    "name": kubeconfig_secret(cp),
-                    "namespace": cp.group,
-                },
-            },
+            "spec": control_plane,
         }
-        spec: dict[str, Any] = {"readiness": {"policy": "DeriveFromObject"}}
-        if needs_kubeconfig(ctx, cp):
-            spec.update(_kubeconfig_connection(ctx, cp))
         desired = ctx.kubernetes_object(
             name, ctx.env.provider_config_space, manifest, protect=cp.protect, spec=spec
         )
@@ -66,7 +67,11 @@ def needs_kubeconfig(ctx: Context, cp: ResolvedControlPlane) -> bool:
 
 
 def _kubeconfig_connection(ctx: Context, cp: ResolvedControlPlane) -> dict[str, Any]:
-    """Object fields that bring the Space's kubeconfig Secret back as connection details."""
+    """Object fields that bring the Space's kubeconfig Secret back as connection details.
+
+    Added once the ControlPlane is ready (and kept from then on): before, the Space has not
+    written the Secret, and provider-kubernetes fails to observe the Object (Synced=False).
+    """
     return {
         "connectionDetails": [
             {
