@@ -81,9 +81,21 @@ def test_a_removed_group_composed_unprotected_is_deleted_even_under_protecting_d
 
 
 def test_a_removed_protected_group_is_dropped_at_once() -> None:
-    out = build_without_prod(composed(f.spec()), protect=True)
+    applied = composed(f.spec(groups=[{"name": "dev"}, {"name": "prod"}]))
+    assert HOLDS_PROTECTED_ANNOTATION not in applied["group.prod"]["metadata"]["annotations"]
+    out = build_without_prod(applied, protect=True)
     assert list(f.by_name(out)) == ["group.dev"]
     assert out.waiting == []
+
+
+def test_a_removed_group_that_holds_protected_control_planes_keeps_its_record() -> None:
+    """Dropped, its record would go with it; the same group added again would not know."""
+    applied = composed(f.spec())
+    out = build_without_prod(applied, protect=False)
+    kept = f.by_name(out)["group.prod"]
+    assert kept == applied["group.prod"], "kept as it is: protected, recording ctp1"
+    assert kept["metadata"]["annotations"][HOLDS_PROTECTED_ANNOTATION] == "ctp1"
+    assert out.waiting == [], "nothing to wait for: it is protected already"
 
 
 def test_a_removed_group_from_an_earlier_version_is_orphaned_before_it_is_dropped() -> None:

@@ -235,7 +235,7 @@ def test_no_edit_sequence_deletes_a_protected_control_plane(debug_server: Server
 
     run_state_machine_as_test(
         OverServer,
-        settings=settings(stateful_step_count=10, max_examples=settings().max_examples // 2),
+        settings=settings(stateful_step_count=15, max_examples=settings().max_examples // 2),
     )
 
 

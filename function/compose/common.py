@@ -224,9 +224,12 @@ class Context:
         external resource unless it is protected. A removed entry is deleted when the
         function composed it unprotected on purpose (annotation "false"): the user chose
         that. It is kept (orphaned) when it is protected already, or when it should be
-        (`intends_protection`, or `holds` names protected things still inside it) but is not
-        yet: then it stays desired once more, now protected, and the next call, which sees it
-        protected, drops it. A malformed observed resource is kept as observed, with a warning.
+        (`intends_protection`) but is not yet: then it stays desired once more, now
+        protected, and the next call, which sees it protected, drops it. A container that
+        `holds` protected things stays desired, protected, with its record: dropping it would
+        drop the record, and a group added again under the same name would adopt the
+        namespace without it. A malformed observed resource is kept as observed, with a
+        warning.
 
         Args:
             kind: The kind of the composition resource names, e.g. `group`.
@@ -248,13 +251,15 @@ class Context:
             held = holds(name) if holds else frozenset()
             if not (held or self.intends_protection(name)):
                 continue
-            if is_protected(self.flavour, resource["spec"]):
+            if is_protected(self.flavour, resource["spec"]) and not held:
                 continue
             annotations = resource["metadata"].setdefault("annotations", {})
             annotations[PROTECT_ANNOTATION] = "true"
             if held:
                 annotations[HOLDS_PROTECTED_ANNOTATION] = write_record(held)
+            waits = not is_protected(self.flavour, resource["spec"])
             resource["spec"].update(self.flavour.protection(True))
             out.desired.append(Desired(name, resource, self.observed.ready(name)))
-            out.waiting.append(Waiting(name, "removed from the spec; orphaning it first"))
+            if waits:
+                out.waiting.append(Waiting(name, "removed from the spec; orphaning it first"))
         return out
