@@ -280,3 +280,21 @@ def test_a_released_group_may_go(debug_server: Server, namespace: str | None) ->
     assert HOLDS_PROTECTED_ANNOTATION not in group["metadata"]["annotations"]
     assert world.edit(small_spec([], protect=False))
     assert "group.dev" not in world.observed
+
+
+@NAMESPACES
+def test_a_group_removed_and_added_again_still_knows_what_it_holds(
+    debug_server: Server, namespace: str | None
+) -> None:
+    """The machine's find: the record went with the removed group's Object."""
+    world = World(debug_server, namespace)
+    assert world.edit(
+        small_spec([{"name": "prod", "controlPlanes": [{"name": "keep"}]}], protect=True)
+    )
+    assert world.edit(small_spec([], protect=True))  # keep is orphaned in prod's namespace
+    assert "group.prod" in world.observed, "kept, protected, for its record"
+    assert world.edit(small_spec([], protect=False))
+    assert world.edit(small_spec([{"name": "prod"}], protect=False))
+    group = body(world.observed, "group.prod")
+    assert is_protected(world.flavour, group["spec"])
+    assert group["metadata"]["annotations"][HOLDS_PROTECTED_ANNOTATION] == "keep"
