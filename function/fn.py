@@ -14,8 +14,8 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from pydantic import SecretStr
 
-from function import credentials, memory, resolve, status
-from function.compose import compose
+from function import ceilings, credentials, memory, resolve, status
+from function.compose import compose, shards, uses_token
 from function.observed import Observed
 from function.reuse import Memos, xr_identity
 
@@ -88,12 +88,13 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             env = self._memos.environment(req)
         except resolve.SpecError as e:
             log.info("invalid spec", problems=len(e.problems))
-            response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
+            response.fatal(rsp, _invalid(_kind(req), e.problems))
             return rsp
 
+        observed = Observed(req.observed.resources)
         token: SecretStr | None = None
         token_problem: str | None = None  # Not Fatal: only Argo CD clusters wait for it.
-        if env.uses_token:
+        if uses_token(env, observed):
             ref = env.argocd.token_secret_ref
             credentials.require_token(rsp, ref)
             try:
@@ -101,16 +102,27 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             except credentials.CredentialError as e:
                 token_problem = str(e)
 
-        observed = Observed(req.observed.resources)
         try:
             out = compose(env, observed, token, token_problem)
         except resolve.SpecError as e:
-            response.fatal(rsp, _invalid("UpboundEnvironment", e.problems))
+            response.fatal(rsp, _invalid(_kind(req), e.problems))
             return rsp
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)
+        too_large = ceilings.over_crossplane_limit(req, rsp, env, shards.sharded(env, observed))
+        if too_large is not None:
+            log.info("response over Crossplane's receive limit", size=rsp.ByteSize())
+            return too_large
         return rsp
+
+
+def _kind(req: fnv1.RunFunctionRequest) -> str:
+    """The XR's kind, as the request names it (UpboundEnvironment when it names none)."""
+    kind = req.observed.composite.resource.fields.get("kind")
+    return (
+        str(kind.string_value) if kind is not None and kind.string_value else "UpboundEnvironment"
+    )
 
 
 def _invalid(what: str, problems: list[str]) -> str:

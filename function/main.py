@@ -1,4 +1,7 @@
-"""The function's command line: the SDK's standard flags, ours, then serve."""
+"""The function's command line: the SDK's standard flags, ours, then serve.
+
+--max-recv-message-size defaults to function/ceilings.py's DEFAULT_MAX_RECV_MIB, not the SDK's 4.
+"""
 
 import gc
 import sys
@@ -8,9 +11,12 @@ from crossplane.function import cli as sdkcli
 from crossplane.function import logging
 
 from function import fn, server, workers
+from function.ceilings import DEFAULT_MAX_RECV_MIB
 
 
-@click.command()
+# Crossplane sends requests of any size: the default receive limit fits the largest one
+# (function/ceilings.py, docs/sharding.md).
+@click.command(context_settings={"default_map": {"max_recv_message_size": DEFAULT_MAX_RECV_MIB}})
 @sdkcli.standard_options
 @click.option(
     "--workers",

@@ -1,7 +1,9 @@
 """A read-only view of the composed resources Crossplane observed, read once per call."""
 
+from __future__ import annotations
+
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -41,16 +43,22 @@ class Observed:
             return None
         return bytes(observed.connection_details[key])
 
+    def without(self, leave_out: Callable[[str], bool]) -> Observed:
+        """A view of the same observed state without the resources `leave_out` names."""
+        return Observed({n: r for n, r in self._resources.items() if not leave_out(n)})
+
+    def all_names(self) -> Iterator[str]:
+        """Every observed composition resource name, sorted."""
+        return iter(sorted(self._resources))
+
     def names(self, kind: str) -> Iterator[str]:
         """The observed composition resource names of one kind (`kind.` prefix), sorted."""
         prefix = f"{kind}."
         return iter(sorted(n for n in self._resources if n.startswith(prefix)))
 
     def spec(self, name: str) -> dict[str, Any]:
-        """The observed spec of a composed resource ({} when it does not exist)."""
-        observed = self._resources.get(name)
-        spec = None if observed is None else _at(observed.resource, "spec")
-        return resource.struct_to_dict(spec) if isinstance(spec, struct_pb2.Struct) else {}
+        """The observed spec of a composed resource ({} when absent or not a mapping)."""
+        return self._mapping(name, "spec")
 
     def metadata_name(self, name: str) -> str | None:
         """The observed resource's metadata.name, if it exists and is a DNS-1123 label."""
@@ -84,14 +92,16 @@ class Observed:
         return None
 
     def status(self, name: str) -> dict[str, Any]:
-        """The observed status of a composed resource ({} when it has none)."""
+        """The observed status of a composed resource ({} when absent or not a mapping)."""
+        return self._mapping(name, "status")
+
+    def _mapping(self, name: str, key: str) -> dict[str, Any]:
+        """A top-level field of a composed resource that should be a mapping, or {}."""
         observed = self._resources.get(name)
-        if observed is None or "status" not in observed.resource:
+        if observed is None or key not in observed.resource:
             return {}
-        status = observed.resource["status"]
-        if not isinstance(status, struct_pb2.Struct):
-            return {}
-        return resource.struct_to_dict(status)
+        value = observed.resource[key]
+        return resource.struct_to_dict(value) if isinstance(value, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
         """The observed resource as a desired one, so that Crossplane keeps it as it is.

@@ -15,17 +15,20 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from function.api.controlplanegroup import ControlPlaneGroupSpec
 from function.api.environment import (
     Argo,
     ControlPlane,
     ControlPlaneDefaults,
     Crossplane,
     EnvironmentSpec,
+    Group,
     Repository,
     Robot,
+    Sharding,
     Space,
     Team,
 )
@@ -37,6 +40,7 @@ from function.validate import (
     argo_problems,
     channel_problems,
     cross_field_problems,
+    group_spec_problems,
     items,
     release_problems,
     resolved_problems,
@@ -51,6 +55,8 @@ __all__ = [  # SpecError too: it is what parse raises.
     "DEFAULT_PROVIDER_CONFIGS",
     "DEFAULT_PROVIDER_CONFIG_KIND",
     "DEFAULT_TOKEN_SECRET_REF",
+    "ENVIRONMENT_KIND",
+    "GROUP_KIND",
     "Environment",
     "ResolvedArgo",
     "ResolvedControlPlane",
@@ -67,6 +73,9 @@ DEFAULT_PROVIDER_CONFIG_KIND = "ClusterProviderConfig"
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
 DEFAULT_CHANNEL = "Stable"
 DEFAULT_CREDENTIALS = "Environment"
+# The XR kinds the function composes; an XR of another kind is read as an UpboundEnvironment.
+ENVIRONMENT_KIND = "UpboundEnvironment"
+GROUP_KIND = "ControlPlaneGroup"
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -114,6 +123,7 @@ class ResolvedGroup:
     # `protect: false` on the entry: the user lets go of what the group held (orphaned
     # protected control planes included); see function/compose/groups.py.
     released: bool
+    source: Group  # as the spec wrote it: what a ControlPlaneGroup of it carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +141,15 @@ class ResolvedArgo:
 
 @dataclass(frozen=True, slots=True)
 class Environment:
-    """Everything the builders need, resolved and sorted so output never depends on order."""
+    """Everything the builders need, resolved and sorted so output never depends on order.
 
-    xr_name: str
+    An UpboundEnvironment and a ControlPlaneGroup both resolve to one: a group's holds its
+    one group and no IAM, and `xr_name` is its environment's, so the builders compose (and
+    name) exactly what the environment composes for that group.
+    """
+
+    xr_kind: str  # ENVIRONMENT_KIND or GROUP_KIND
+    xr_name: str  # the UpboundEnvironment's name, which composed resources are named after
     xr_namespace: str | None
     organization: str
     space: Space
@@ -149,6 +165,15 @@ class Environment:
     robots: tuple[Robot, ...]
     repositories: tuple[Repository, ...]
     ttl: Ttl
+    control_plane_defaults: ControlPlaneDefaults
+    sharding: Sharding = "Disabled"  # an UpboundEnvironment's spec.sharding
+    # The token Secret as the XR's spec names it (None: the input's or the default), which a
+    # ControlPlaneGroup's spec repeats so that the same rules apply to it.
+    xr_token_secret_ref: SecretKeyRef | None = None
+    release: bool = False  # a ControlPlaneGroup's spec.release
+    # A Connected Space's (host, base64 CA) as the environment discovered them: a
+    # ControlPlaneGroup's spec.ingress; None for an environment, which discovers them itself.
+    ingress: tuple[str, str] | None = None
 
     @property
     def uses_token(self) -> bool:
@@ -199,18 +224,32 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     problems: list[str] = []
     inp = validate_model(FunctionInput, function_input or {}, "input", problems)
     raw_spec = xr.get("spec")
+    is_group = xr.get("kind") == GROUP_KIND
     if not isinstance(raw_spec, Mapping):
-        problems.append("spec: required; an UpboundEnvironment needs organization and space")
+        needs = (
+            "environment, organization, space and group" if is_group else "organization and space"
+        )
+        problems.append(f"spec: required; a {xr.get('kind') or ENVIRONMENT_KIND} needs {needs}")
         raw_spec = {}
-    spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
-    problems.extend(cross_field_problems(raw_spec))
-    if spec is not None and inp is not None:
-        env = _resolve(xr, spec, inp)
+    env: Environment | None = None
+    spec: EnvironmentSpec | None
+    if is_group:
+        group_spec = validate_model(ControlPlaneGroupSpec, raw_spec, "spec", problems)
+        problems.extend(group_spec_problems(raw_spec))
+        spec = _environment_spec(group_spec) if group_spec is not None else None
+        if group_spec is not None and spec is not None and inp is not None:
+            env = _resolve_group(xr, group_spec, spec, inp)
+    else:
+        spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
+        problems.extend(cross_field_problems(raw_spec))
+        if spec is not None and inp is not None:
+            env = _resolve(xr, spec, inp)
+    if env is not None and spec is not None and inp is not None:
         problems.extend(resolved_problems(env))
         problems.extend(token_secret_problems(spec, inp, env))
-    else:
+    elif not is_group:
         problems.extend(_partial_problems(raw_spec, inp))
-    if problems:
+    if problems or env is None:
         raise SpecError(list(dict.fromkeys(problems)))
     return env
 
@@ -283,6 +322,12 @@ def _inherited(default: Crossplane) -> dict[str, Any]:
     return _merge_crossplane(default, Crossplane())
 
 
+def _namespace(xr: Mapping[str, Any]) -> str | None:
+    """The XR's namespace, None for a cluster-scoped XR."""
+    metadata = xr.get("metadata")
+    return (metadata.get("namespace") or None) if isinstance(metadata, Mapping) else None
+
+
 def _merge_crossplane(default: Crossplane, override: Crossplane) -> dict[str, Any]:
     """The ControlPlane's spec.crossplane: the control plane's settings over the defaults.
 
@@ -333,29 +378,74 @@ def _token_secret_ref(
     return ref.model_copy(update={"namespace": namespace})
 
 
-def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -> Environment:
-    """The Environment of a valid spec and input: defaults merged in, lists sorted by name."""
-    metadata = xr.get("metadata") or {}
-    defaults = spec.control_plane_defaults
-    groups = []
-    for gi, group in sorted(enumerate(spec.groups), key=lambda ig: ig[1].name):
+def _resolve_groups(
+    defaults: ControlPlaneDefaults, groups: Mapping[str, Group]
+) -> tuple[ResolvedGroup, ...]:
+    """The groups (by their path in the spec) with defaults merged in, sorted by name."""
+    resolved = []
+    for path, group in sorted(groups.items(), key=lambda pg: pg[1].name):
         cps = tuple(
-            _control_plane(group.name, f"spec.groups[{gi}].controlPlanes[{ci}]", cp, defaults)
+            _control_plane(group.name, f"{path}.controlPlanes[{ci}]", cp, defaults)
             for ci, cp in sorted(enumerate(group.control_planes), key=lambda ic: ic[1].name)
         )
         # Deleting a group's namespace deletes every control plane in it.
         protect = first_set(
             group.protect, default=defaults.protect or any(cp.protect for cp in cps)
         )
-        groups.append(
+        resolved.append(
             ResolvedGroup(
                 name=group.name,
-                path=f"spec.groups[{gi}]",
+                path=path,
                 control_planes=cps,
                 protect=protect,
                 released=group.protect is False,
+                source=group,
             )
         )
+    return tuple(resolved)
+
+
+def _environment_spec(spec: ControlPlaneGroupSpec) -> EnvironmentSpec:
+    """A ControlPlaneGroup's settings as its environment's spec (no groups, no IAM).
+
+    Resolved, and checked (the token Secret's rules), exactly as the environment's are.
+    """
+    return EnvironmentSpec(
+        organization=spec.organization,
+        space=spec.space,
+        provider_configs=spec.provider_configs,
+        control_plane_defaults=spec.control_plane_defaults,
+        argocd=spec.argocd,
+    )
+
+
+def _resolve_group(
+    xr: Mapping[str, Any],
+    spec: ControlPlaneGroupSpec,
+    settings: EnvironmentSpec,
+    inp: FunctionInput,
+) -> Environment:
+    """The Environment of a ControlPlaneGroup: its environment's settings and its one group."""
+    env = _resolve(xr, settings, inp)
+    groups = _resolve_groups(spec.control_plane_defaults, {"spec.group": spec.group})
+    ingress = (spec.ingress.host, spec.ingress.ca_bundle) if spec.ingress else None
+    return replace(
+        env,
+        xr_kind=GROUP_KIND,
+        xr_name=spec.environment,
+        groups=groups,
+        release=spec.release,
+        ingress=ingress,
+    )
+
+
+def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -> Environment:
+    """The Environment of a valid spec and input: defaults merged in, lists sorted by name."""
+    metadata = xr.get("metadata") or {}
+    defaults = spec.control_plane_defaults
+    groups = _resolve_groups(
+        defaults, {f"spec.groups[{gi}]": group for gi, group in enumerate(spec.groups)}
+    )
 
     def provider_config(name: str) -> str:
         xr_value = getattr(spec.provider_configs, name)
@@ -363,6 +453,7 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         return str(first_set(xr_value, input_value, default=DEFAULT_PROVIDER_CONFIGS[name]))
 
     return Environment(
+        xr_kind=ENVIRONMENT_KIND,
         xr_name=str(metadata.get("name") or "upbound-environment"),
         xr_namespace=metadata.get("namespace") or None,
         organization=spec.organization,
@@ -377,7 +468,7 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         ),
         connection_secret_namespace=inp.connection_secret_namespace,
         default_protect=defaults.protect,
-        groups=tuple(groups),
+        groups=groups,
         argocd=ResolvedArgo(
             enabled=spec.argocd.enabled,
             namespace=first_set(spec.argocd.namespace, default=inp.argocd.namespace),
@@ -399,4 +490,7 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         robots=tuple(sorted(spec.iam.robots, key=lambda r: r.name)),
         repositories=tuple(sorted(spec.iam.repositories, key=lambda r: r.name)),
         ttl=inp.ttl,
+        control_plane_defaults=defaults,
+        sharding=spec.sharding,
+        xr_token_secret_ref=spec.argocd.token_secret_ref,
     )

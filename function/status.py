@@ -11,10 +11,10 @@ from crossplane.function import response
 from crossplane.function.resource import Condition
 
 from function import structs
-from function.compose import argocd, controlplanes
+from function.compose import argocd, controlplanes, shards
 from function.compose.common import Composition
 from function.observed import Observed
-from function.resolve import Environment
+from function.resolve import GROUP_KIND, Environment
 
 _MAX_LISTED = 10
 
@@ -30,9 +30,10 @@ def write(
     xr_status = rsp.desired.composite.resource.fields["status"]
     if xr_status.WhichOneof("kind") != "struct_value":
         xr_status.struct_value.Clear()
-    structs.write(
-        xr_status.struct_value, {"controlPlanes": entries, "summary": summary(env, entries)}
-    )
+    written: dict[str, Any] = {"controlPlanes": entries, "summary": summary(env, entries)}
+    if env.xr_kind == GROUP_KIND:
+        written["released"] = shards.released(env, observed)
+    structs.write(xr_status.struct_value, written)
     response.set_conditions(rsp, condition(entries, out))
     for warning in out.warnings:
         response.warning(rsp, warning)
@@ -52,6 +53,10 @@ def control_planes(env: Environment, observed: Observed, out: Composition) -> li
     waiting = {w.name: w.reason for w in out.waiting}
     entries = []
     for cp in env.control_planes():
+        reported = out.reported.get((cp.group, cp.name))
+        if reported is not None:  # a ControlPlaneGroup composes it
+            entries.append(reported)
+            continue
         name = controlplanes.name_of(cp)
         ready = observed.ready(name)
         cluster = out.clusters.get((cp.group, cp.name))

@@ -161,6 +161,18 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def group_spec_problems(spec: Mapping[str, Any]) -> list[str]:
+    """A ControlPlaneGroup's raw spec: its control planes' names are unique.
+
+    Its token Secret is checked as an UpboundEnvironment's is (`token_secret_problems`): a
+    tenant who may write ControlPlaneGroups in a namespace must not reach a Secret outside it.
+    """
+    group = spec.get("group")
+    cps = items(group.get("controlPlanes") if isinstance(group, Mapping) else None)
+    names = ((i, cp.get("name")) for i, cp in cps)
+    return _duplicates("spec.group.controlPlanes", names, "control plane")
+
+
 def resolved_problems(env: Environment) -> list[str]:
     """Rules that need defaults merged in, and rules across the whole environment."""
     problems = space_problems(env.space)

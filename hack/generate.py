@@ -10,6 +10,8 @@ The models are the single source of truth; this writes:
   Crossplane v2 XRD (apiextensions.crossplane.io/v2, namespaced XRs) and the Crossplane 1.x
   XRD (apiextensions.crossplane.io/v1, cluster-scoped): for UpboundEnvironment
   example/xrd.yaml, configuration/apis/upboundenvironment/definition.yaml, example/xrd-v1.yaml;
+  for ControlPlaneGroup the same under example/controlplanegroup/ and
+  configuration/apis/controlplanegroup/;
 - package/input/upboundenvironment.fn.crossplane.io_inputs.yaml: the function input's CRD;
 - docs/reference.md: every field, its type, default and description.
 
@@ -29,7 +31,7 @@ import pydantic
 import yaml
 
 from function import validate
-from function.api import environment, types
+from function.api import controlplanegroup, environment, types
 from function.api.input import FunctionInput
 from hack.schema import kubernetes_schema, without_doc_keys
 
@@ -59,9 +61,19 @@ class XrKind:
     no_claim: tuple[str, ...]  # why the 1.x XRD offers no claim, as its header's lines
 
 
+# Both kinds' status.summary counts, as printer columns.
+_CONTROL_PLANE_COLUMNS = (
+    {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
+    {
+        "name": "READY-CONTROLPLANES",
+        "type": "integer",
+        "jsonPath": ".status.summary.controlPlanesReady",
+    },
+)
+
 UPBOUND_ENVIRONMENT = XrKind(
     kind="UpboundEnvironment",
-    plural="xupboundenvironments",
+    plural="upboundenvironments",
     spec=environment.EnvironmentSpec,
     status=environment.EnvironmentStatus,
     description="An Upbound organization's environment, run from Git: control plane "
@@ -70,12 +82,7 @@ UPBOUND_ENVIRONMENT = XrKind(
     composition="upboundenvironments",  # example/composition.yaml
     printer_columns=(
         {"name": "SPACE", "type": "string", "jsonPath": ".spec.space.type"},
-        {"name": "CONTROLPLANES", "type": "integer", "jsonPath": ".status.summary.controlPlanes"},
-        {
-            "name": "READY-CONTROLPLANES",
-            "type": "integer",
-            "jsonPath": ".status.summary.controlPlanesReady",
-        },
+        *_CONTROL_PLANE_COLUMNS,
     ),
     v2_paths=("example/xrd.yaml", "configuration/apis/upboundenvironment/definition.yaml"),
     v1_paths=("example/xrd-v1.yaml",),
@@ -83,8 +90,30 @@ UPBOUND_ENVIRONMENT = XrKind(
     "a CA bundle that holds no certificate, a label key\nthat is not a Kubernetes label key",
     no_claim=("(an environment is one per", "organization and belongs to the platform team)."),
 )
-# Every XR kind the function serves; a second kind is one more entry.
-XR_KINDS = (UPBOUND_ENVIRONMENT,)
+CONTROL_PLANE_GROUP = XrKind(
+    kind="ControlPlaneGroup",
+    plural="controlplanegroups",
+    spec=controlplanegroup.ControlPlaneGroupSpec,
+    status=controlplanegroup.ControlPlaneGroupStatus,
+    description="One control plane group of a sharded UpboundEnvironment: its namespace in "
+    "the Space, its control planes and their Argo CD cluster registrations. Composed by the "
+    "UpboundEnvironment, not written by hand (docs/sharding.md).",
+    composition="controlplanegroups",  # example/controlplanegroup/composition.yaml
+    printer_columns=(
+        {"name": "ENVIRONMENT", "type": "string", "jsonPath": ".spec.environment"},
+        *_CONTROL_PLANE_COLUMNS,
+    ),
+    v2_paths=(
+        "example/controlplanegroup/xrd.yaml",
+        "configuration/apis/controlplanegroup/definition.yaml",
+    ),
+    v1_paths=("example/controlplanegroup/xrd-v1.yaml",),
+    checks="Argo CD cluster names that collide, a CA bundle that\nholds no certificate, "
+    "a token Secret outside a namespaced group's namespace",
+    no_claim=("(its UpboundEnvironment composes", "it)."),
+)
+# Every XR kind the function serves.
+XR_KINDS = (UPBOUND_ENVIRONMENT, CONTROL_PLANE_GROUP)
 
 # --- The documents ---------------------------------------------------------------------------
 

@@ -87,12 +87,13 @@ class CrossplaneCLI:
         observed: Path | None = None,
         required: Sequence[Path] = (),
         full_xr: bool = False,
+        composition: Path = COMPOSITION,
     ) -> CliRender:
         """`crossplane render -r` of the example Composition, against the function at `target`.
 
         example/functions.yaml uses the Development runtime; `-a` points it at `target`.
         """
-        args: list[str | Path] = ["render", "-r", xr, COMPOSITION, FUNCTIONS]
+        args: list[str | Path] = ["render", "-r", xr, composition, FUNCTIONS]
         args += ["-a", f"{DEVELOPMENT_TARGET}={target}"]
         args += ["-o", observed] if observed is not None else []
         args += [a for path in required for a in ("-e", path)]

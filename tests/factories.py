@@ -338,7 +338,12 @@ def by_name(composition: Composition) -> dict[str, dict[str, Any]]:
 
 
 def big_spec(
-    groups: int, *, control_planes: int = 5, iam: int = 200, padding: int = 0
+    groups: int,
+    *,
+    control_planes: int = 5,
+    iam: int = 200,
+    padding: int = 0,
+    sharding: str | None = "Disabled",
 ) -> dict[str, Any]:
     """A large valid spec, within the XRD's list bounds (function/api/types.py MAX_*).
 
@@ -348,10 +353,14 @@ def big_spec(
         iam: How many teams, robots (two teams each) and repositories (one grant each).
         padding: Characters of description on every team and robot, to grow the request
             without growing the work.
+        sharding: spec.sharding; Disabled by default, so that a large spec is one large
+            call (Auto would shard it above 500 control planes); None leaves it unset.
     """
     teams = [f"team-{i}" for i in range(iam)]
     description = "d" * padding
+    extra = {} if sharding is None else {"sharding": sharding}
     return spec(
+        **extra,
         groups=[
             {
                 "name": f"group-{g}",

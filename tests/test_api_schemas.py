@@ -23,11 +23,15 @@ from function import resolve
 from function.api.types import SPACE_TYPES_KEY
 from hack import generate
 from hack import render as r
+from tests import factories as f
 from tests import schemas
+from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 XRD_V2 = "example/xrd.yaml"
 XRD_V1 = "example/xrd-v1.yaml"
+GROUP_XRD_V2 = "example/controlplanegroup/xrd.yaml"
+GROUP_XRD_V1 = "example/controlplanegroup/xrd-v1.yaml"
 INPUT_CRD = "package/input/upboundenvironment.fn.crossplane.io_inputs.yaml"
 # What Crossplane adds to every XR's spec and status; an XRD must leave them out.
 CROSSPLANE_SPEC_FIELDS = {
@@ -126,7 +130,9 @@ def test_xrds_name_and_scope() -> None:
     assert "scope" not in v1["spec"]
     assert "claimNames" not in v1["spec"]
     for xrd in (v2, v1):
-        assert xrd["metadata"]["name"] == "xupboundenvironments.platform.upbound.io"
+        assert xrd["metadata"]["name"] == "upboundenvironments.platform.upbound.io"
+        # `kubectl get upboundenvironments` resolves: the plural is the kind's (no claims in v2).
+        assert xrd["spec"]["names"]["plural"] == xrd["spec"]["names"]["kind"].lower() + "s"
         assert xrd["metadata"]["name"] == f"{xrd['spec']['names']['plural']}.{xrd['spec']['group']}"
         assert xrd["spec"]["names"]["kind"] == "UpboundEnvironment"
         (version,) = xrd["spec"]["versions"]
@@ -153,7 +159,7 @@ def test_printer_columns_point_at_schema_fields() -> None:
         assert node["type"] == column["type"]
 
 
-@pytest.mark.parametrize("path", [XRD_V2, XRD_V1, INPUT_CRD])
+@pytest.mark.parametrize("path", [XRD_V2, XRD_V1, GROUP_XRD_V2, GROUP_XRD_V1, INPUT_CRD])
 def test_schemas_are_structural_and_described(path: str) -> None:
     document = load(path)
     (version,) = document["spec"]["versions"]
@@ -179,7 +185,7 @@ def test_schemas_are_structural_and_described(path: str) -> None:
     assert set(undescribed) <= {".metadata"}
 
 
-@pytest.mark.parametrize("path", [XRD_V2, XRD_V1])
+@pytest.mark.parametrize("path", [XRD_V2, XRD_V1, GROUP_XRD_V2, GROUP_XRD_V1])
 def test_xrds_leave_crossplane_fields_to_crossplane(path: str) -> None:
     (version,) = load(path)["spec"]["versions"]
     properties = version["schema"]["openAPIV3Schema"]["properties"]
@@ -220,6 +226,12 @@ def test_every_example_is_checked() -> None:
 def test_examples_are_valid_xrs_and_parse(name: str) -> None:
     xr = load(f"example/{name}")
     assert schemas.validate_against(xr, xr_crd(xrd_for(xr))) == []
+    resolve.parse(xr, function_input())
+
+
+def test_the_control_plane_group_example_is_a_valid_xr() -> None:
+    xr = load("example/controlplanegroup/xr.yaml")
+    assert schemas.validate_against(xr, xr_crd(GROUP_XRD_V2)) == []
     resolve.parse(xr, function_input())
 
 
@@ -265,6 +277,24 @@ def test_the_status_the_function_writes_fits_the_xrd() -> None:
         status["controlPlanes"][0]
     )
     assert schemas.validate_against(xr | {"status": status}, xr_crd(XRD_V2)) == []
+
+
+@pytest.mark.parametrize("namespace", ["platform", None])
+def test_the_control_plane_groups_an_environment_composes_fit_their_xrd(
+    namespace: str | None,
+) -> None:
+    spec = {**f.spec(), "sharding": "Enabled"}
+    world = World(f.xr(spec, namespace=namespace))
+    world.converge()
+    xrd = GROUP_XRD_V2 if namespace else GROUP_XRD_V1
+    assert len(world.groups) == 2
+    for group in world.groups.values():
+        status = {k: v for k, v in group.body["status"].items() if k != "conditions"}
+        assert schemas.validate_against(group.body | {"status": status}, xr_crd(xrd)) == []
+    status = world.environment.body["status"]
+    status = {k: v for k, v in status.items() if k != "conditions"}
+    env_xrd = XRD_V2 if namespace else XRD_V1
+    assert schemas.validate_against(world.xr | {"status": status}, xr_crd(env_xrd)) == []
 
 
 # --- parse() and the XRD agree ----------------------------------------------------------------

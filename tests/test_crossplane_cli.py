@@ -33,11 +33,13 @@ from hack import render as hack_render
 from tests import environments
 from tests import factories as f
 from tests.crossplane_cli import FUNCTIONS, ROOT, CliRender, CrossplaneCLI, write_yaml
-from tests.schemas import assert_valid, crds_dir
+from tests.schemas import assert_valid, reference_root
 from tests.server import Server
 
 EXAMPLE = ROOT / "example"
 XRDS = {"namespaced": EXAMPLE / "xrd.yaml", "cluster": EXAMPLE / "xrd-v1.yaml"}
+GROUP_EXAMPLE = EXAMPLE / "controlplanegroup"
+GROUP_XRDS = {"namespaced": GROUP_EXAMPLE / "xrd.yaml", "cluster": GROUP_EXAMPLE / "xrd-v1.yaml"}
 RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yaml"
 COLLECT_EXAMPLES_STEP = "Collect the examples shipped in the packages"
 RESOURCE_NAME = environments.RESOURCE_NAME
@@ -76,6 +78,16 @@ EXAMPLES = [
     # Space's ingress is read at once (no spec.space.host or caBundle).
     Example("xr-connected.yaml", None, True, frozenset({"group.dev", "space-ingress"})),
     Example("xr-disconnected.yaml", None, False, frozenset({"group.edge"})),
+    # Sharded: a ControlPlaneGroup per group (example/controlplanegroup/xr.yaml is dev's).
+    Example(
+        "xr-sharded.yaml",
+        None,
+        False,
+        frozenset(
+            {"controlplanegroup.dev", "controlplanegroup.prod", "team.platform", "robot.ci"}
+            | {"robot-membership.ci.platform"}
+        ),
+    ),
 ]
 ENVIRONMENTS = [(s, fl) for s in sorted(environments.SPACES) for fl in environments.FLAVOURS]
 
@@ -145,7 +157,9 @@ class Renderer:
         """`crossplane beta validate` of every round rendered so far."""
         xr = yaml.safe_load(self.xr.read_text())
         outputs = sorted(self.workdir.glob("rendered-*.yaml"))
-        return self.crossplane.validate([XRDS[_flavour(xr)], crds_dir()], outputs).stdout
+        flavour = _flavour(xr)
+        xrds = [XRDS[flavour], GROUP_XRDS[flavour], reference_root()]
+        return self.crossplane.validate(xrds, outputs).stdout
 
 
 def _example(
@@ -182,8 +196,9 @@ def test_an_example_renders_and_validates(
     flavour = _flavour(xr)
     assert set(_by_name(rendered)) == example.names
     for composed in rendered.composed:
-        assert_valid(composed)
-        assert composed["apiVersion"] == environments.KINDS[flavour][composed["kind"]]
+        if composed["kind"] != "ControlPlaneGroup":  # validate checks it with its XRD
+            assert_valid(composed)
+            assert composed["apiVersion"] == environments.KINDS[flavour][composed["kind"]]
         assert composed["metadata"].get("namespace") == xr["metadata"].get("namespace")
     summary = rendered.xr["status"]["summary"]
     groups = xr["spec"]["groups"]
@@ -191,6 +206,28 @@ def test_an_example_renders_and_validates(
     assert summary["controlPlanes"] == sum(len(g["controlPlanes"]) for g in groups)
     assert all(r["severity"] != "SEVERITY_FATAL" for r in rendered.results)
     assert "0 failure cases" in renderer.validate()
+
+
+def test_the_control_plane_group_example_renders_and_validates(
+    crossplane: CrossplaneCLI, debug_server: Server, tmp_path: Path
+) -> None:
+    """scripts/render example/controlplanegroup/xr.yaml: the dev group of xr-sharded.yaml
+    composes the dev group's Namespace first, named as the environment names it."""
+    rendered = crossplane.render(
+        GROUP_EXAMPLE / "xr.yaml",
+        target=debug_server.address,
+        full_xr=True,
+        composition=GROUP_EXAMPLE / "composition.yaml",
+    )
+    assert set(_by_name(rendered)) == {"group.dev"}
+    (namespace,) = rendered.composed
+    assert_valid(namespace)
+    assert namespace["metadata"]["name"].startswith("acme-group-dev-")
+    assert all(r["severity"] != "SEVERITY_FATAL" for r in rendered.results)
+    assert rendered.xr["status"]["summary"]["controlPlanes"] == 2
+    output = write_yaml(tmp_path / "rendered.yaml", [rendered.xr, *rendered.composed])
+    xrds = [GROUP_XRDS["namespaced"], reference_root()]
+    assert "0 failure cases" in crossplane.validate(xrds, [output]).stdout
 
 
 @pytest.mark.parametrize(("space", "flavour"), ENVIRONMENTS)
@@ -277,7 +314,7 @@ def test_validate_rejects_what_the_schemas_and_cel_rules_forbid(
     team["spec"]["forProvider"]["name"] = 42
     broken = write_yaml(tmp_path / "broken.yaml", [rendered.xr, team])
 
-    proc = crossplane.validate([XRDS["namespaced"], crds_dir()], [broken], check=False)
+    proc = crossplane.validate([XRDS["namespaced"], reference_root()], [broken], check=False)
     assert proc.returncode != 0
     assert "name is required for Cloud spaces" in proc.stdout, proc.stdout
     assert "spec.forProvider.name: Invalid value" in proc.stdout, proc.stdout
@@ -350,6 +387,8 @@ def _as_packed(obj: dict[str, Any]) -> dict[str, Any]:
                 "crossplane.yaml",
                 "apis/upboundenvironment/composition.yaml",
                 "apis/upboundenvironment/definition.yaml",
+                "apis/controlplanegroup/composition.yaml",
+                "apis/controlplanegroup/definition.yaml",
             ],
         ),
     ],

@@ -286,6 +286,13 @@ def test_a_label_key_with_a_prefix_longer_than_253_is_refused(debug_server: Serv
     assert "prefix (before '/') has at most 253 characters" in problem
 
 
+def test_a_space_name_longer_than_a_dns_label_is_refused(debug_server: Server) -> None:
+    """Found by the thorough profile: <name>.space.mxe.upbound.io needs a DNS label."""
+    spec = f.spec(space={"type": "Cloud", "name": "a" * 64})
+    (problem,) = fatal_problems(debug_server.call(f.request(f.xr(spec))))
+    assert problem.startswith("spec.space.name: ")
+
+
 # --- 7. No type coercion -----------------------------------------------------------------
 
 

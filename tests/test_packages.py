@@ -16,13 +16,18 @@ project to the rules that build and Crossplane's package manager apply, and to a
   composes the kind the XRDs and example XRs use, and its input is valid for the function.
 - Every YAML file parses; the getting-started manifests validate against the reference
   CRDs or Kubernetes' own schemas, and agree with the function's defaults.
-- The workflows parse, pin every action by commit SHA and pin the Crossplane CLI.
+- The workflows parse, pin every action by commit SHA and pin the Crossplane CLI; the image
+  and both packages are built for amd64 and arm64 on every change and pushed only on tags;
+  CI without the reference data warns and skips what needs it.
+- The Function package declares the `composition` capability and both declare the license;
+  the image is built from what .dockerignore admits, with constraints.txt, and without pip.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,7 @@ import yaml
 from function import resolve
 from function.api.input import FunctionInput
 from function.api.types import SecretKeyRef
-from tests.schemas import validate
+from tests.schemas import SKIP_ENV, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "package"
@@ -46,6 +51,16 @@ COMPOSITION = EXAMPLE / "composition.yaml"
 CONFIGURATION_COMPOSITION = CONFIGURATION / "apis" / "upboundenvironment" / "composition.yaml"
 CONFIGURATION_XRD = CONFIGURATION / "apis" / "upboundenvironment" / "definition.yaml"
 EXAMPLE_XRDS = (EXAMPLE / "xrd.yaml", EXAMPLE / "xrd-v1.yaml")
+# The ControlPlaneGroup a sharded environment composes per group: its own Composition (same
+# function, same input), XRDs and example, under example/controlplanegroup/.
+GROUP_EXAMPLE = EXAMPLE / "controlplanegroup"
+GROUP_COMPOSITION = GROUP_EXAMPLE / "composition.yaml"
+CONFIGURATION_GROUP = CONFIGURATION / "apis" / "controlplanegroup"
+GROUP_XRDS = (
+    GROUP_EXAMPLE / "xrd.yaml",
+    GROUP_EXAMPLE / "xrd-v1.yaml",
+    CONFIGURATION_GROUP / "definition.yaml",
+)
 
 FUNCTION_PACKAGE = "xpkg.upbound.io/upbound/function-upbound-environment"
 CONFIGURATION_PACKAGE = "xpkg.upbound.io/upbound/configuration-upbound-environment"
@@ -114,8 +129,13 @@ def dependency_package(dep: dict[str, Any]) -> str:
 
 
 def compositions() -> list[Path]:
-    """Both Composition files: the source and the Configuration's copy."""
-    return [COMPOSITION, CONFIGURATION_COMPOSITION]
+    """Every Composition file: each source and the Configuration's copy."""
+    return [
+        COMPOSITION,
+        CONFIGURATION_COMPOSITION,
+        GROUP_COMPOSITION,
+        CONFIGURATION_GROUP / "composition.yaml",
+    ]
 
 
 def composition_step(path: Path) -> dict[str, Any]:
@@ -327,6 +347,32 @@ def test_configuration_ships_an_exact_copy_of_the_example_composition() -> None:
         "one Composition: edit example/composition.yaml, then "
         "cp example/composition.yaml configuration/apis/upboundenvironment/composition.yaml"
     )
+
+
+def test_configuration_ships_an_exact_copy_of_the_group_composition() -> None:
+    copy = CONFIGURATION_GROUP / "composition.yaml"
+    assert copy.read_bytes() == GROUP_COMPOSITION.read_bytes(), (
+        f"one Composition: edit {GROUP_COMPOSITION.relative_to(ROOT)}, then copy it to "
+        f"{copy.relative_to(ROOT)}"
+    )
+
+
+def test_the_group_composition_runs_the_same_function_and_input_for_its_kind() -> None:
+    """A group resolves what its spec leaves out (a token Secret outside its namespace) from
+    its own input, so both Compositions give the function the same defaults."""
+    step, environment_step = composition_step(GROUP_COMPOSITION), composition_step(COMPOSITION)
+    assert step["functionRef"] == environment_step["functionRef"]
+    assert step["input"] == environment_step["input"]
+    composition = only(GROUP_COMPOSITION)
+    assert composition["spec"]["compositeTypeRef"] == {
+        "apiVersion": "platform.upbound.io/v1alpha1",
+        "kind": "ControlPlaneGroup",
+    }
+    for path in GROUP_XRDS:
+        xrd = only(path)
+        assert xrd["spec"]["names"]["kind"] == "ControlPlaneGroup", path
+        assert xrd["spec"]["defaultCompositionRef"] == {"name": composition["metadata"]["name"]}
+    resolve.parse(only(GROUP_EXAMPLE / "xr.yaml"), step["input"])
 
 
 @pytest.mark.parametrize("path", compositions(), ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -597,6 +643,80 @@ def test_image_builds_and_runs_on_the_same_python() -> None:
     # the venv built in the first stage links to /usr/bin/python3 of the second.
     assert re.fullmatch(r"debian:12(\.\d+)*-slim", build)
     assert runtime.startswith("gcr.io/distroless/python3-debian12")
+
+
+def test_function_package_declares_the_composition_capability_and_its_license() -> None:
+    license_id = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    function_meta = only(PACKAGE / "crossplane.yaml")
+    # Crossplane v2 marks a CompositionRevision MissingCapabilities when a pipeline's function
+    # does not declare `composition` (spec.capabilities of meta.pkg.crossplane.io Function).
+    assert function_meta["spec"]["capabilities"] == ["composition"]
+    for meta_file in (PACKAGE / "crossplane.yaml", CONFIGURATION / "crossplane.yaml"):
+        annotations = only(meta_file)["metadata"]["annotations"]
+        assert annotations["meta.crossplane.io/license"] == license_id, meta_file.name
+
+
+def test_release_builds_on_every_change_and_pushes_only_on_tags_after_the_checks() -> None:
+    data = workflow("release.yaml")
+    assert "pull_request" in data["on"]
+    assert data["on"]["push"] == {"branches": ["main"], "tags": ["v*"]}
+    jobs = data["jobs"]
+    for build in ("function", "configuration"):  # no needs, no if: they run on every change
+        assert not {"needs", "if"} & jobs[build].keys(), build
+    assert "refs/tags/v" in jobs["checks"]["if"]
+    assert jobs["checks"]["uses"] == "./.github/workflows/ci.yaml"
+    assert "refs/tags/v" in jobs["push"]["if"]
+    assert "github.event_name == 'push'" in jobs["push"]["if"]
+    assert set(jobs["push"]["needs"]) == {"checks", "function", "configuration"}
+    pushes = [s for s in steps(data) if "xpkg push" in s.get("run", "")]
+    assert pushes and all(s in jobs["push"]["steps"] for s in pushes)
+    (image,) = [s for s in steps(data) if "build-push-action" in s.get("uses", "")]
+    assert image["with"]["platforms"] == "linux/${{ matrix.arch }}"
+    assert image["with"].get("push", False) is False
+
+
+def test_ci_without_the_reference_data_warns_and_skips_what_needs_it() -> None:
+    (job,) = workflow("ci.yaml")["jobs"].values()
+    by_name = {s["name"]: s for s in job["steps"]}
+    warn = next(s for s in job["steps"] if "::warning" in s.get("run", ""))
+    assert warn["if"] == "vars.SHARED_REPOSITORY == ''"
+    checkout = next(s for s in job["steps"] if s.get("with", {}).get("path") == "shared")
+    assert checkout["if"] == "vars.SHARED_REPOSITORY != ''"
+    (run,) = [s for s in by_name.values() if s.get("run") == ".ci/run"]
+    assert run["env"][SKIP_ENV] == "${{ vars.SHARED_REPOSITORY == '' && '1' || '' }}"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's (instruction, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return [(line.split(" ", 1)[0], line.split(" ", 1)[1]) for line in lines]
+
+
+def test_dockerignore_lets_in_only_what_the_dockerfile_copies() -> None:
+    patterns = [
+        line for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+    assert patterns[0] == "*", "exclude everything, then admit what the image needs"
+    admitted = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
+    copied = {
+        source.rstrip("/")
+        for instruction, args in dockerfile_instructions()
+        if instruction == "COPY" and not args.startswith("--from")
+        for source in args.split()[:-1]
+    }
+    assert copied == admitted
+    assert {"tests", ".venv", "bench", ".git"}.isdisjoint(admitted)
+
+
+def test_runtime_image_installs_the_constraints_and_keeps_no_pip() -> None:
+    runs = [args for instruction, args in dockerfile_instructions() if instruction == "RUN"]
+    assert not [r for r in runs if "type=cache" in r], "a cache mount on a fresh CI builder"
+    (install,) = [r for r in runs if "pip install" in r]
+    assert "--constraint constraints.txt" in install
+    assert re.search(r"pip uninstall --yes .*\bpip setuptools\b", install)
+    assert install.index("pip install") < install.index("pip uninstall")
 
 
 # --- Documentation links ------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tests import factories as f
 from tests import names
 from tests.schemas import assert_valid
 from tests.server import Server
+from tests.world import World
 
 Path = tuple[str | int, ...]
 
@@ -480,6 +481,7 @@ def json_values(keys: list[str]) -> st.SearchStrategy[Any]:
 SPEC_KEYS = ["organization", "space", "type", "groups", "name", "iam", "teams", "argocd"]
 OBSERVED_KEYS = [
     *("apiVersion", "kind", "metadata", "spec", "status", "conditions", "type"),
+    *("released", "controlPlanes", "ready", "group"),
     *("Ready", "True", "name", "forProvider", "manifest", "managementPolicies", "deletionPolicy"),
     *("atProvider", "data", "ingress-host", "ingress-ca"),
 ]
@@ -505,9 +507,33 @@ def test_any_json_as_a_spec_is_refused_without_raising(raw: Any) -> None:
     assert len(rsp.desired.resources) == 0
 
 
+@given(raw=json_values([*SPEC_KEYS, "environment", "group", "controlPlanes", "release"]))
+def test_any_json_as_a_control_plane_group_spec_is_refused_without_raising(raw: Any) -> None:
+    xr = {**f.xr(), "kind": "ControlPlaneGroup", "spec": raw}
+    rsp = run(f.request(xr))
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    assert rsp.results[0].message.startswith("invalid ControlPlaneGroup")
+    assert len(rsp.desired.resources) == 0
+
+
+@settings(max_examples=10)
+@given(spec=specs(), namespace=flavours)
+def test_any_valid_spec_moves_to_groups_and_back_losing_nothing(
+    spec: dict[str, Any], namespace: str | None
+) -> None:
+    world = World(f.xr({**spec, "sharding": "Disabled"}, namespace=namespace))
+    world.converge()
+    for sharding in ("Enabled", "Disabled"):
+        world.edit({**spec, "sharding": sharding})
+        world.converge()
+    assert world.deleted == []
+    assert world.conflicts == []
+
+
 @given(
     junk=st.dictionaries(
-        st.sampled_from([*OBSERVED_NAMES, "argocd-cluster.dev.ctp1"]) | st.text(max_size=8),
+        st.sampled_from([*OBSERVED_NAMES, "argocd-cluster.dev.ctp1", "controlplanegroup.dev"])
+        | st.text(max_size=8),
         st.dictionaries(st.sampled_from(OBSERVED_KEYS), json_values(OBSERVED_KEYS), max_size=5),
         max_size=3,
     )
@@ -530,7 +556,7 @@ def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, A
         return
     desired = set(rsp.desired.resources)
     assert {"group.dev", "group.prod", "controlplane.dev.ctp1"} <= desired
-    known = {n for n in observed if n.split(".")[0] in {"group", "controlplane"}}
+    known = {n for n in observed if n.startswith(("group.", "controlplane."))}
     assert known <= desired | {n for n in known if _may_go(observed[n])}
 
 

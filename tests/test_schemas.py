@@ -660,7 +660,18 @@ def test_crds_dir_defaults_next_to_the_repository(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv(schemas.CRDS_DIR_ENV, raising=False)
     repo_root = Path(schemas.__file__).resolve().parent.parent
     assert schemas.crds_dir() == repo_root.parent / "shared" / "crds"
-    assert (schemas.crds_dir() / "spaces" / "spaces.upbound.io_controlplanes.yaml").is_file()
+    assert (schemas.reference_root() / "spaces" / "spaces.upbound.io_controlplanes.yaml").is_file()
+
+
+def test_missing_reference_data_skips_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(schemas.CRDS_DIR_ENV, str(tmp_path / "absent"))
+    monkeypatch.delenv(schemas.SKIP_ENV, raising=False)
+    assert schemas.reference_root() == tmp_path / "absent"  # the caller then fails on it
+    monkeypatch.setenv(schemas.SKIP_ENV, "1")
+    with pytest.raises(pytest.skip.Exception, match="no reference data"):
+        schemas.reference_root()
 
 
 @pytest.fixture

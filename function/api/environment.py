@@ -48,15 +48,26 @@ def _has(*path: str) -> str:
 _DEFAULTS_CROSSPLANE = ("self", "controlPlaneDefaults", "crossplane")
 _CP_CROSSPLANE = ("cp", "crossplane")
 # A control plane's channel is its own, else controlPlaneDefaults'; so is its version.
-CHANNEL_NONE_NEEDS_VERSION = (
-    "!has(self.groups) || self.groups.all(g, !has(g.controlPlanes) || g.controlPlanes.all(cp, "
+# ... for one control plane `cp` (a ControlPlaneGroup's spec checks its group's with it).
+CP_CHANNEL_NONE_NEEDS_VERSION = (
     f"!(({_has(*_CP_CROSSPLANE, 'autoUpgrade', 'channel')}) "
     "? cp.crossplane.autoUpgrade.channel == 'None' "
     f": ({_has(*_DEFAULTS_CROSSPLANE, 'autoUpgrade', 'channel')} "
     "&& self.controlPlaneDefaults.crossplane.autoUpgrade.channel == 'None')) "
     f"|| ({_has(*_CP_CROSSPLANE, 'version')}) "
-    f"|| ({_has(*_DEFAULTS_CROSSPLANE, 'version')})))"
+    f"|| ({_has(*_DEFAULTS_CROSSPLANE, 'version')})"
 )
+CHANNEL_NONE_NEEDS_VERSION = (
+    "!has(self.groups) || self.groups.all(g, !has(g.controlPlanes) || g.controlPlanes.all(cp, "
+    f"{CP_CHANNEL_NONE_NEEDS_VERSION}))"
+)
+CHANNEL_NONE_MESSAGE = (
+    "a control plane whose autoUpgrade.channel is None needs crossplane.version (on it or "
+    "in controlPlaneDefaults.crossplane)"
+)
+
+
+Sharding = Literal["Auto", "Enabled", "Disabled"]
 
 
 class Space(Model):
@@ -79,7 +90,10 @@ class Space(Model):
         "Cloud and Connected with `up org token` and the organization's token, Disconnected "
         "with each control plane's kubeconfig."
     )
-    name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = Field(
+    # A DNS label (or empty): Cloud's API host is <name>.space.mxe.upbound.io.
+    name: Annotated[
+        str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)
+    ] = Field(
         "",
         description="The Space's name, e.g. upbound-gcp-us-west-1. Required for Cloud, where "
         "the Space API host is <name>.space.mxe.upbound.io.",
@@ -338,8 +352,7 @@ class EnvironmentSpec(Model):
             "x-kubernetes-validations": [
                 {
                     "rule": CHANNEL_NONE_NEEDS_VERSION,
-                    "message": "a control plane whose autoUpgrade.channel is None needs "
-                    "crossplane.version (on it or in controlPlaneDefaults.crossplane)",
+                    "message": CHANNEL_NONE_MESSAGE,
                 }
             ]
         },
@@ -363,6 +376,13 @@ class EnvironmentSpec(Model):
     )
     argocd: Argo = Field(Argo(), description="Registration of control planes with Argo CD.")
     iam: Iam = Field(Iam(), description="Upbound teams, robots and repositories.")
+    sharding: Sharding = Field(
+        "Auto",
+        description="Compose each group through a ControlPlaneGroup XR of its own, so that "
+        "one call carries one group. Auto: shard at more than 500 control planes (an "
+        "environment already sharded stays so down to 401); Enabled or Disabled force it. "
+        "Switching moves each group without deleting or recreating anything (docs/sharding.md).",
+    )
 
 
 # The status that function/status.py writes. Only the XRD uses these models: Crossplane v2

@@ -7,27 +7,37 @@ of one of its resources, which other builders import rather than rebuild) and
 an Argo CD cluster after its ControlPlane) lives in the builder of the thing that waits,
 which asks the observed state about its prerequisite.
 
-Adding a composed kind: one module here, one line in BUILDERS, and its test.
+Adding a composed kind: one module here, one line in GROUP_BUILDERS (what belongs to one group)
+or ENVIRONMENT_BUILDERS (what belongs to the whole environment), and its test.
+
+An UpboundEnvironment may shard: then it composes a ControlPlaneGroup XR per group (shards.py)
+and each of those runs the same builders on its one group. No builder knows which it runs in.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pydantic import SecretStr
 
-from function.compose import argocd, controlplanes, groups, iam, ingress
+from function.compose import argocd, controlplanes, groups, iam, ingress, shards
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
-from function.resolve import Environment, SpecError
+from function.resolve import GROUP_KIND, Environment, SpecError
 
-# Every builder, in the order their resources appear in the response.
-BUILDERS: tuple[Callable[[Context], Composition], ...] = (
-    groups.build,
-    controlplanes.build,
-    ingress.build,
-    argocd.build,
-    iam.build,
-)
+Builder = Callable[[Context], Composition]
+# Builders of what belongs to one control plane group: a ControlPlaneGroup runs these.
+GROUP_BUILDERS: tuple[Builder, ...] = (groups.build, controlplanes.build, argocd.build)
+# Builders of what belongs to the whole environment (the Space's ingress, IAM): only an
+# UpboundEnvironment runs them, over all its groups, sharded or not.
+ENVIRONMENT_BUILDERS: tuple[Builder, ...] = (ingress.build, iam.build)
+# Every builder.
+BUILDERS = GROUP_BUILDERS + ENVIRONMENT_BUILDERS
+
+
+def uses_token(env: Environment, observed: Observed) -> bool:
+    """Whether what the XR composes itself needs the Upbound token (Argo CD's exec provider)."""
+    return replace(env, groups=shards.own_groups(env, observed)).uses_token
 
 
 def compose(
@@ -36,8 +46,11 @@ def compose(
     token: SecretStr | None,
     token_problem: str | None = None,
 ) -> Composition:
-    """Everything the environment composes, given what exists and the Upbound token.
+    """Everything the XR composes, given what exists and the Upbound token.
 
+    An UpboundEnvironment runs the group builders on the groups it composes itself and the
+    environment builders on all, and composes ControlPlaneGroups for the other groups; a
+    ControlPlaneGroup runs the group builders on its group.
     `token_problem`: why the token Secret cannot be used (ClusterSecret mode), if it cannot.
 
     Raises:
@@ -50,9 +63,13 @@ def compose(
         token=token,
         token_problem=token_problem,
     )
-    out = Composition()
-    for build in BUILDERS:
-        out += build(ctx)
+    if env.xr_kind != GROUP_KIND:
+        out = shards.compose_environment(ctx, GROUP_BUILDERS, ENVIRONMENT_BUILDERS)
+    else:
+        out = Composition()
+        for build in GROUP_BUILDERS:
+            out += build(ctx)
+        out = shards.release(ctx, out) if env.release else out
     problems = same_names(out)
     if problems:
         raise SpecError(problems)

@@ -73,12 +73,17 @@ class ArgoCluster:
 
 @dataclass(slots=True)
 class Composition:
-    """What builders return: desired resources, what waits, and Argo CD registrations."""
+    """What builders return: desired resources, what waits, and Argo CD registrations.
+
+    `reported` holds the status entries (function/status.py) that ControlPlaneGroups
+    reported for their control planes, by (group, name): a sharded environment's roll-up.
+    """
 
     desired: list[Desired] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     clusters: dict[tuple[str, str], ArgoCluster] = field(default_factory=dict)
+    reported: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def __iadd__(self, other: Composition) -> Composition:
         """Add another builder's composition to this one."""
@@ -86,6 +91,7 @@ class Composition:
         self.waiting += other.waiting
         self.warnings += other.warnings
         self.clusters.update(other.clusters)
+        self.reported.update(other.reported)
         return self
 
 
@@ -93,9 +99,9 @@ class Composition:
 class Context:
     """Everything a builder reads: environment, API flavour, observed state, Upbound token.
 
-    The token is None unless `env.uses_token` and Crossplane supplied a usable Secret;
-    `token_problem` says what is wrong with the Secret (naming it and the fix, never its
-    content). A builder that needs another input gets a field here.
+    The token is None unless the XR's own groups use it (`compose.uses_token`) and Crossplane
+    supplied a usable Secret; `token_problem` says what is wrong with the Secret (naming it
+    and the fix, never its content). A builder that needs another input gets a field here.
     """
 
     env: Environment

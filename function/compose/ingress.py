@@ -55,6 +55,8 @@ def needed(ctx: Context) -> bool:
     env = ctx.env
     if env.space.type != "Connected" or (env.space.host and env.space.ca_bundle):
         return False
+    if env.ingress is not None:  # discovered already, by the environment of this group
+        return False
     return env.argocd.enabled and any(cp.register for cp in env.control_planes())
 
 
@@ -82,6 +84,8 @@ def build(ctx: Context) -> Composition:
 def discovered(ctx: Context) -> Ingress | Unknown:
     """The Connected Space's host and CA: explicit fields, else the observed ConfigMap's."""
     space = ctx.env.space
+    if ctx.env.ingress is not None:  # a ControlPlaneGroup's, as its environment discovered it
+        return Ingress(*ctx.env.ingress)
     if not needed(ctx):
         return Ingress(space.host, space.ca_bundle)
     at_provider = ctx.observed.status(name_of()).get("atProvider")
