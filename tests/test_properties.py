@@ -307,7 +307,13 @@ def field_path(path: Path) -> str:
     return "spec" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+# Fields whose problems depend on each other: a Cloud space's name is checked by its type.
+_DEPENDENT = {frozenset({("space", "name"), ("space", "type")})}
+
+
 def _unrelated(a: Path, b: Path) -> bool:
+    if frozenset({a, b}) in _DEPENDENT:
+        return False
     return a[: len(b)] != b and b[: len(a)] != a
 
 
