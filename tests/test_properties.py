@@ -241,6 +241,7 @@ def observed_states(
 BAD_LABELS = ["Dev", "dév", "😀", "-dev", "dev-", "a" * 64, "", "dev.prod", "dev_1", "d ev", "\x00"]
 WRONG_TYPES: dict[str, list[Any]] = {
     "label": [3.0, True, ["dev"], {"name": "dev"}, None],
+    "optional label": [3.0, True, ["dev"], {"name": "dev"}],  # null: unset
     "bool": [["yes"], {"value": True}, "maybe", 2.5, None, "false", "no", "yes", 0, 1.0],
     "optional bool": ["false", "no", "yes", 0, 1.0, ["yes"], {"value": True}],  # null: unset
     "prefix": ["x..", "a.-", ".a", "a-.b", "A", 5.0],
@@ -269,7 +270,7 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
         yield ("argocd", "labels"), "labels", False
     yield ("argocd", "enabled"), "bool", False
     if "tokenSecretRef" in spec["argocd"]:
-        yield ("argocd", "tokenSecretRef", "namespace"), "label", False
+        yield ("argocd", "tokenSecretRef", "namespace"), "optional label", False
     iam = spec["iam"]
     for kind in ("teams", "robots", "repositories"):
         yield ("iam", kind), "list", False
@@ -340,7 +341,7 @@ def invalid_specs(
             if kind == "object" and path[-1] != "space"
             else ["wrong type"]
         )
-        if kind == "label":
+        if kind in {"label", "optional label"}:
             choices.append("odd name")
         if required:
             choices.append("missing")
