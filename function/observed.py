@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 from google.protobuf import struct_pb2
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # Fields of an observed resource that a desired copy of it keeps.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
 
@@ -79,6 +81,37 @@ class Observed:
         """The observed spec of a composed resource ({} when absent or not a mapping)."""
         return self._mapping(name, "spec")
 
+    def metadata_name(self, name: str) -> str | None:
+        """The observed resource's metadata.name, if it exists and is a DNS-1123 label."""
+        observed = self._resources.get(name)
+        value = None if observed is None else _at(observed.resource, "metadata", "name")
+        return value if isinstance(value, str) and _DNS_LABEL.fullmatch(value) else None
+
+    def malformed(self, name: str) -> str | None:
+        """Why an observed resource cannot be read as a composed resource, or None if it can.
+
+        Crossplane always sends apiVersion, kind and mappings for metadata and spec; anything
+        else (from `crossplane render`'s observed files, or a bug) concerns this resource only.
+        """
+        observed = self._resources.get(name)
+        if observed is None:
+            return None
+        body = observed.resource
+        for key in ("apiVersion", "kind"):
+            if key not in body or not isinstance(body[key], str) or not body[key]:
+                return f"the observed resource has no {key}"
+        for key in ("metadata", "spec"):
+            if key in body and not isinstance(body[key], struct_pb2.Struct):
+                return f"the observed resource's {key} is not a mapping"
+        annotations = _at(body, "metadata", "annotations")
+        if annotations is None:
+            return None
+        if not isinstance(annotations, struct_pb2.Struct) or not all(
+            isinstance(v, str) for _, v in annotations.items()
+        ):
+            return "the observed resource's metadata.annotations are not a mapping of strings"
+        return None
+
     def status(self, name: str) -> dict[str, Any]:
         """The observed status of a composed resource ({} when absent or not a mapping)."""
         return self._mapping(name, "status")
@@ -92,15 +125,30 @@ class Observed:
         return resource.struct_to_dict(value) if isinstance(value, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
-        """The observed resource as a desired one, so that Crossplane keeps it as it is."""
+        """The observed resource as a desired one, so that Crossplane keeps it as it is.
+
+        A malformed one (see `malformed`) comes back as observed, without its status.
+        """
         observed = resource.struct_to_dict(self._resources[name].resource)
+        if self.malformed(name) is not None:
+            return {k: v for k, v in observed.items() if k != "status"}
         metadata = observed.get("metadata", {})
         return {
             "apiVersion": observed["apiVersion"],
             "kind": observed["kind"],
-            "metadata": {k: metadata[k] for k in _KEPT_METADATA if k in metadata},
+            "metadata": {k: metadata[k] for k in _KEPT_METADATA if metadata.get(k) is not None},
             "spec": observed.get("spec", {}),
         }
+
+
+def _at(struct: struct_pb2.Struct, *path: str) -> Any:
+    """The value at `path` in a Struct, or None where a step is missing or not a mapping."""
+    value: Any = struct
+    for key in path:
+        if not isinstance(value, struct_pb2.Struct) or key not in value:
+            return None
+        value = value[key]
+    return value
 
 
 def _ready_condition(struct: Any) -> str:
@@ -123,11 +171,16 @@ def _ready_condition(struct: Any) -> str:
 
 
 def _ready_condition_of_odd_shape(struct: Any) -> str:
-    """The Ready condition of a resource whose status is not the usual shape (or is absent)."""
-    status = struct["status"] if "status" in struct else None  # noqa: SIM401 - Struct has no get().
-    if not status or "conditions" not in status:
+    """The Ready condition of a resource whose status is not the usual shape (or is absent).
+
+    Only a list of mappings is read; any other shape has no Ready condition.
+    """
+    conditions = _at(struct, "status", "conditions")
+    if not isinstance(conditions, struct_pb2.ListValue):
         return "Unknown"
-    for condition in status["conditions"]:
+    for condition in conditions:
+        if not isinstance(condition, struct_pb2.Struct) or "type" not in condition:
+            continue
         if condition["type"] == "Ready":
-            return str(condition["status"])
+            return str(condition["status"]) if "status" in condition else "Unknown"
     return "Unknown"

@@ -19,6 +19,7 @@ import pydantic
 from function import credentials
 from function.api.types import (
     ARGO_SECRET_TYPE_LABEL,
+    CLUSTER_NAME_PREFIX,
     DNS_LABEL,
     DNS_SUBDOMAIN,
     LABEL_KEY,
@@ -27,11 +28,12 @@ from function.api.types import (
     UUID,
     Model,
 )
+from function.naming import ARGO_SECRET_HASH_LENGTH, argo_cluster_name
 
 if TYPE_CHECKING:
-    from function.api.environment import EnvironmentSpec
+    from function.api.environment import EnvironmentSpec, Space
     from function.api.input import FunctionInput
-    from function.resolve import Environment
+    from function.resolve import Environment, ResolvedControlPlane
 
 
 class SpecError(Exception):
@@ -72,6 +74,10 @@ def describe(root: str, err: Any) -> str:
         message = PATTERN_HINTS.get(err["ctx"]["pattern"], message)
     elif err["type"] == "extra_forbidden":
         message = "unknown field; check its spelling against the XRD"
+    elif err["type"] == "bool_type":
+        message = "must be true or false, unquoted (the XRD's type is boolean)"
+    elif err["type"] == "int_type":
+        message = "must be a whole number, unquoted (the XRD's type is integer)"
     elif err["type"] == "missing":
         message = "required"
     elif err["type"] == "too_long":
@@ -88,6 +94,9 @@ PATTERN_HINTS = {
     DNS_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
     LABEL_KEY: "must be a Kubernetes label key such as example.com/team",
     LABEL_VALUE: "must be a Kubernetes label value: up to 63 letters, digits, '-', '_', '.'",
+    CLUSTER_NAME_PREFIX: "must start the DNS-1123 subdomains <prefix><group>-<name>: "
+    "lowercase letters, digits, '-' and '.', no '.' next to '.' or '-', e.g. controlplane- "
+    "or prod.",
     r"^[0-9][0-9A-Za-z.+-]*$": "must be a Crossplane version such as 1.20.1-up.1, "
     "without a leading 'v'",
     UPBOUND_ID: "must be an Upbound ID as `up team list` prints it: letters, digits and "
@@ -96,7 +105,7 @@ PATTERN_HINTS = {
 }
 
 
-def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+def items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, mapping) pairs of a raw list, skipping malformed entries."""
     if not isinstance(value, list):
         return []
@@ -117,17 +126,17 @@ def _duplicates(path: str, names: Iterable[tuple[int, Any]], what: str) -> list[
 def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
     """Uniqueness and references, checked on the raw spec so they show up with shape errors."""
     problems: list[str] = []
-    groups = _items(spec.get("groups"))
+    groups = items(spec.get("groups"))
     problems += _duplicates("spec.groups", ((i, g.get("name")) for i, g in groups), "group")
     for gi, group in groups:
-        cps = _items(group.get("controlPlanes"))
+        cps = items(group.get("controlPlanes"))
         names = ((i, cp.get("name")) for i, cp in cps)
         problems += _duplicates(f"spec.groups[{gi}].controlPlanes", names, "control plane")
 
     iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
-    teams = _items(iam.get("teams"))
-    robots = _items(iam.get("robots"))
-    repositories = _items(iam.get("repositories"))
+    teams = items(iam.get("teams"))
+    robots = items(iam.get("robots"))
+    repositories = items(iam.get("repositories"))
     problems += _duplicates("spec.iam.teams", ((i, t.get("name")) for i, t in teams), "team")
     problems += _duplicates("spec.iam.robots", ((i, r.get("name")) for i, r in robots), "robot")
     problems += _duplicates(
@@ -146,14 +155,14 @@ def cross_field_problems(spec: Mapping[str, Any]) -> list[str]:
     for ri, repository in repositories:
         problems += _team_entries(
             f"spec.iam.repositories[{ri}].permissions",
-            _items(repository.get("permissions")),
+            items(repository.get("permissions")),
             known,
             "grants a team more than once; give each team one entry",
         )
     for gi, group in groups:
         problems += _team_entries(
             f"spec.groups[{gi}].access",
-            _items(group.get("access")),
+            items(group.get("access")),
             known,
             "names a team more than once; give each team one role",
         )
@@ -180,7 +189,7 @@ def _token_name_problems(robots: list[tuple[int, Mapping[str, Any]]]) -> list[st
     """Token names are unique per robot."""
     problems: list[str] = []
     for ri, robot in robots:
-        tokens = _items(robot.get("tokens"))
+        tokens = items(robot.get("tokens"))
         names = ((i, t.get("name")) for i, t in tokens)
         problems += _duplicates(f"spec.iam.robots[{ri}].tokens", names, "token")
     return problems
@@ -193,48 +202,81 @@ def group_spec_problems(spec: Mapping[str, Any]) -> list[str]:
     tenant who may write ControlPlaneGroups in a namespace must not reach a Secret outside it.
     """
     group = spec.get("group")
-    cps = _items(group.get("controlPlanes") if isinstance(group, Mapping) else None)
+    cps = items(group.get("controlPlanes") if isinstance(group, Mapping) else None)
     names = ((i, cp.get("name")) for i, cp in cps)
     return _duplicates("spec.group.controlPlanes", names, "control plane")
 
 
 def resolved_problems(env: Environment) -> list[str]:
     """Rules that need defaults merged in, and rules across the whole environment."""
-    problems: list[str] = []
-    space = env.space
-    if space.type == "Cloud" and not space.name:
-        problems.append("spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1")
+    problems = space_problems(env.space)
+    for group in env.groups:
+        kept = [cp.name for cp in group.control_planes if cp.protect]
+        problems += release_problems(group.path, group.released, kept)
     for cp in env.control_planes():
-        if cp.crossplane["autoUpgrade"]["channel"] == "None" and "version" not in cp.crossplane:
-            problems.append(
-                f"{cp.path}.crossplane.version: required when autoUpgrade.channel is None "
-                "(set it here or in spec.controlPlaneDefaults.crossplane.version)"
-            )
+        problems += channel_problems(cp.path, cp.crossplane)
     if env.argocd.enabled:
-        problems.extend(_argo_problems(env))
+        argo = env.argocd
+        problems += argo_problems(argo.cluster_name_prefix, argo.labels, env.control_planes())
     return problems
 
 
-def _argo_problems(env: Environment) -> list[str]:
-    """Argo CD cluster names that collide or are too long, and labels the function owns."""
+def space_problems(space: Space) -> list[str]:
+    """What a Space of its type lacks."""
+    if space.type == "Cloud" and not space.name:
+        return ["spec.space.name: required for Cloud spaces, e.g. upbound-gcp-us-west-1"]
+    return []
+
+
+def channel_problems(path: str, crossplane: Mapping[str, Any]) -> list[str]:
+    """A control plane (at `path`) on channel None needs a version; `crossplane` is merged."""
+    if crossplane["autoUpgrade"]["channel"] == "None" and "version" not in crossplane:
+        return [
+            f"{path}.crossplane.version: required when autoUpgrade.channel is None "
+            "(set it here or in spec.controlPlaneDefaults.crossplane.version)"
+        ]
+    return []
+
+
+def release_problems(path: str, released: bool, protected: list[str]) -> list[str]:
+    """A group (at `path`) released with `protect: false` may not list protected ones."""
+    if not released or not protected:
+        return []
+    return [
+        f"{path}.protect: false releases the group, but it holds protected control planes "
+        f"{', '.join(protected)}; set protect: false on them too, or unset the group's protect"
+    ]
+
+
+def argo_problems(
+    prefix: str, labels: Mapping[str, str], cps: Iterable[ResolvedControlPlane]
+) -> list[str]:
+    """Argo CD cluster names that collide or are too long, and labels the function owns.
+
+    Args:
+        prefix: The resolved argocd.clusterNamePrefix.
+        labels: spec.argocd.labels.
+        cps: The control planes whose names are known.
+    """
     problems: list[str] = []
-    names = Counter(env.argo_cluster_name(cp) for cp in env.control_planes() if cp.register)
-    for cp in env.control_planes():
-        name = env.argo_cluster_name(cp)
+    cps = list(cps)
+    names = Counter(argo_cluster_name(prefix, cp.group, cp.name) for cp in cps if cp.register)
+    for cp in cps:
+        name = argo_cluster_name(prefix, cp.group, cp.name)
         where = cp.path
         if cp.register and names[name] > 1:
             problems.append(
                 f"{where}: Argo CD cluster name {name!r} is also produced by another "
                 "group/control plane pair; rename one of them"
             )
-        if len(env.argo_secret_name(cp)) > 253:
+        if len(name) + 1 + ARGO_SECRET_HASH_LENGTH > 253:  # Environment.argo_secret_name
             problems.append(
                 f"{where}: Argo CD cluster name {name!r} is too long: its cluster Secret's "
                 "name, the cluster name and a 9-character suffix, must fit in 253 characters"
             )
         if ARGO_SECRET_TYPE_LABEL in cp.labels:
             problems.append(f"{where}.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
-    if ARGO_SECRET_TYPE_LABEL in env.argocd.labels:
+    if ARGO_SECRET_TYPE_LABEL in labels:
         problems.append(f"spec.argocd.labels: must not set {ARGO_SECRET_TYPE_LABEL}")
     return problems
 
@@ -288,8 +330,8 @@ def robot_token_problems(spec: Mapping[str, Any], xr_namespace: str | None) -> l
     problems: list[str] = []
     iam: Mapping[str, Any] = spec["iam"] if isinstance(spec.get("iam"), Mapping) else {}
     writers: dict[tuple[Any, Any], str] = {}
-    for ri, robot in _items(iam.get("robots")):
-        for ti, token in _items(robot.get("tokens")):
+    for ri, robot in items(iam.get("robots")):
+        for ti, token in items(robot.get("tokens")):
             ref = token.get("secretRef")
             if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
                 continue  # a shape problem, reported by the model

@@ -502,7 +502,23 @@ _SPECS = st.fixed_dictionaries(
         ),
     },
     optional={
-        "controlPlaneDefaults": st.fixed_dictionaries({}, optional={"crossplane": _CROSSPLANE}),
+        "controlPlaneDefaults": st.fixed_dictionaries(
+            {},
+            optional={
+                "crossplane": _CROSSPLANE,
+                # Strings and numbers are not booleans, to the XRD or to parse().
+                "protect": st.sampled_from([True, False, "false", "no", 0, 1.0]),
+            },
+        ),
+        "argocd": st.fixed_dictionaries(
+            {},
+            optional={
+                "clusterNamePrefix": st.sampled_from(
+                    ["", "controlplane-", "prod.", "a.b-", "x..", "a.-", ".a", "a-.b", "A"]
+                ),
+                "enabled": st.sampled_from([True, False, "yes", 1.0]),
+            },
+        ),
         "groups": st.lists(
             st.fixed_dictionaries(
                 {"name": _NAMES},

@@ -63,24 +63,12 @@ READY_CASES = [
         {"conditions": [{"type": "Ready", "status": True}]},
         want=True,
     ),
-    pytest.param(
-        ReadyCase(
-            "conditions that are not a list are not ready",
-            {"conditions": {"type": "Ready", "status": "True"}},
-            want=False,
-        ),
-        marks=pytest.mark.xfail(
-            raises=TypeError, strict=True, reason="known bug: the odd-shape reader raises"
-        ),
+    ReadyCase(
+        "conditions that are not a list are not ready",
+        {"conditions": {"type": "Ready", "status": "True"}},
+        want=False,
     ),
-    pytest.param(
-        ReadyCase(
-            "a condition that is not a mapping is not ready", {"conditions": ["Ready"]}, False
-        ),
-        marks=pytest.mark.xfail(
-            raises=TypeError, strict=True, reason="known bug: the odd-shape reader raises"
-        ),
-    ),
+    ReadyCase("a condition that is not a mapping is not ready", {"conditions": ["Ready"]}, False),
     ReadyCase("a resource that does not exist is not ready", ready_is("True"), False, False),
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
 from function.api.types import (
     BASE64_PATTERN,
@@ -26,6 +26,7 @@ from function.api.types import (
     ApiHost,
     ArgoCredentials,
     Channel,
+    ClusterNamePrefix,
     CrossplaneVersion,
     DnsLabel,
     DnsSubdomain,
@@ -95,7 +96,10 @@ class Space(Model):
         "Cloud and Connected with `up org token` and the organization's token, Disconnected "
         "with each control plane's kubeconfig."
     )
-    name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = Field(
+    # A DNS label (or empty): Cloud's API host is <name>.space.mxe.upbound.io.
+    name: Annotated[
+        str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)
+    ] = Field(
         "",
         description="The Space's name, e.g. upbound-gcp-us-west-1. Required for Cloud, where "
         "the Space API host is <name>.space.mxe.upbound.io.",
@@ -153,7 +157,7 @@ class ControlPlaneDefaults(Model):
     crossplane: Crossplane = Field(
         Crossplane(), description="Crossplane settings of every control plane."
     )
-    protect: bool = Field(
+    protect: StrictBool = Field(
         True,
         description="Orphan, never delete, the ControlPlane (and its group) when the XR or "
         "the entry goes away. Removing an unprotected entry deletes its control plane.",
@@ -164,7 +168,7 @@ class ControlPlaneArgo(Model):
     """How Argo CD registers one control plane."""
 
     # `register` is a BaseModel attribute, hence the trailing underscore.
-    register_: bool = Field(
+    register_: StrictBool = Field(
         True,
         alias="register",
         description="Register the control plane as an Argo CD cluster (when argocd.enabled).",
@@ -191,7 +195,7 @@ class ControlPlane(Model):
         Crossplane(),
         description="Crossplane settings; unset fields come from controlPlaneDefaults.",
     )
-    protect: bool | None = Field(
+    protect: StrictBool | None = Field(
         None,
         description="Overrides controlPlaneDefaults.protect for this control plane. Removing "
         "an unprotected entry deletes its control plane.",
@@ -232,12 +236,20 @@ class Group(Model):
         max_length=MAX_ACCESS,
         json_schema_extra=unique_by("team", "teams in access"),
     )
+    protect: StrictBool | None = Field(
+        None,
+        description="Unset: the group is protected (orphaned, never deleted) while "
+        "controlPlaneDefaults.protect is true or it holds, or ever held, a protected control "
+        "plane, removed ones included. true: always protected. false: releases the group, so "
+        "that removing it deletes its namespace and everything still in it; only allowed "
+        "when none of its control planes is protected (docs/protection.md).",
+    )
 
 
 class Argo(Model):
     """Argo CD settings of the environment."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         True, description="Register control planes with Argo CD as cluster Secrets."
     )
     namespace: DnsLabel | None = Field(
@@ -245,10 +257,7 @@ class Argo(Model):
         description="Argo CD's namespace, where the cluster Secrets go. Default: the input's, "
         "else argocd.",
     )
-    cluster_name_prefix: (
-        Annotated[str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)]
-        | None
-    ) = Field(
+    cluster_name_prefix: ClusterNamePrefix | None = Field(
         None,
         description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
         "lets AppProjects and respectRBAC select them. Environments that share one Argo CD "
@@ -371,8 +380,8 @@ class Repository(Model):
     """An Upbound repository and the teams' permissions on it."""
 
     name: DnsLabel = Field(description="The repository's name in the organization.")
-    public: bool = Field(False, description="Anyone may pull from a public repository.")
-    publish: bool = Field(
+    public: StrictBool = Field(False, description="Anyone may pull from a public repository.")
+    publish: StrictBool = Field(
         False, description="List the repository's packages in the Upbound Marketplace."
     )
     permissions: list[Permission] = Field(

@@ -15,7 +15,14 @@ import re
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -30,9 +37,36 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max
 DnsSubdomain = Annotated[
     str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)
 ]
-LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)]
+
+
+def _label_key(value: str) -> str:
+    """A label key's prefix is a DNS subdomain of at most 253 characters (its name: 63)."""
+    prefix, _, _ = value.rpartition("/")
+    if len(prefix) > 253:
+        msg = "must be a Kubernetes label key: its prefix (before '/') has at most 253 characters"
+        raise ValueError(msg)
+    return value
+
+
+LabelKey = Annotated[
+    str, StringConstraints(pattern=LABEL_KEY, max_length=317), AfterValidator(_label_key)
+]
+# A prefix of names `<prefix><group>-<name>` that are DNS-1123 subdomains: whole labels, each
+# followed by a dot, then the start of one more label (which may end in '-'), or nothing.
+CLUSTER_NAME_PREFIX = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*([a-z0-9][-a-z0-9]*)?$"
+ClusterNamePrefix = Annotated[str, StringConstraints(pattern=CLUSTER_NAME_PREFIX, max_length=200)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 Labels = dict[LabelKey, LabelValue]
+
+
+def _whole(value: Any) -> Any:
+    """A protobuf Struct carries every number as a float: 60.0 is the integer 60."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as the schema's `type: integer` takes it: no "60", no true, no 60.5. Booleans are
+# StrictBool for the same reason: the XRD rejects "false", "no" and 0, so parse() does too.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
 # Upbound versions look like 1.20.1-up.1; the Spaces API rejects a leading 'v'.
 CrossplaneVersion = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9A-Za-z.+-]*$")]
 NO_LEADING_V: dict[str, Any] = {

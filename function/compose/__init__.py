@@ -33,7 +33,7 @@ from function.compose import (
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.observed import Observed
-from function.resolve import GROUP_KIND, Environment
+from function.resolve import GROUP_KIND, Environment, SpecError
 
 Builder = Callable[[Context], Composition]
 # Builders of what belongs to one control plane group: a ControlPlaneGroup runs these.
@@ -67,6 +67,9 @@ def compose(
     environment builders on all, and composes ControlPlaneGroups for the other groups; a
     ControlPlaneGroup runs the group builders on its group.
     `token_problem`: why the token Secret cannot be used (ClusterSecret mode), if it cannot.
+
+    Raises:
+        SpecError: two entries would compose resources of the same name.
     """
     ctx = Context(
         env=env,
@@ -77,8 +80,43 @@ def compose(
         team_ids=env.team_ids if env.team_ids is not None else iam.team_ids(env, observed),
     )
     if env.xr_kind != GROUP_KIND:
-        return shards.compose_environment(ctx, GROUP_BUILDERS, ENVIRONMENT_BUILDERS)
-    out = Composition()
-    for build in GROUP_BUILDERS:
-        out += build(ctx)
-    return shards.release(ctx, out) if env.release else out
+        out = shards.compose_environment(ctx, GROUP_BUILDERS, ENVIRONMENT_BUILDERS)
+    else:
+        out = Composition()
+        for build in GROUP_BUILDERS:
+            out += build(ctx)
+        out = shards.release(ctx, out) if env.release else out
+    problems = same_names(out)
+    if problems:
+        raise SpecError(problems)
+    return out
+
+
+def same_names(out: Composition) -> list[str]:
+    """Pairs of composed resources of one kind that would share a metadata.name.
+
+    Names that read alike (a dash where the other has a dot: group `a-b` with control plane
+    `c`, group `a` with `b-c`) differ in a 20-bit digest (function/naming.py); this refuses
+    the rare pair whose digests meet too, rather than compose one resource over another.
+    """
+    seen: dict[tuple[str, ...], str] = {}
+    problems = []
+    for desired in out.desired:
+        metadata = desired.resource.get("metadata")
+        if not isinstance(metadata, dict):  # kept as observed, malformed (Context.release_removed)
+            continue
+        key = tuple(
+            str(value)
+            for value in (
+                desired.resource.get("kind"),
+                metadata.get("namespace"),
+                metadata.get("name"),
+            )
+        )
+        first = seen.setdefault(key, desired.name)
+        if first != desired.name:
+            problems.append(
+                f"{first} and {desired.name} would both be named {key[2]!r}; rename one of "
+                "the entries"
+            )
+    return problems

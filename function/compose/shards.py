@@ -23,7 +23,7 @@ from typing import Any
 
 from function.compose import access, argocd, controlplanes, groups, ingress
 from function.compose.argocd import server_url
-from function.compose.common import Composition, Context, Desired, Waiting, metadata_name
+from function.compose.common import Composition, Context, Desired, Waiting
 from function.flavour import flavour_of, is_protected
 from function.naming import resource_name
 from function.observed import Observed
@@ -170,7 +170,7 @@ def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
     resource = {
         "apiVersion": API_VERSION,
         "kind": GROUP_KIND,
-        "metadata": ctx.flavour.metadata(metadata_name(ctx.env.xr_name, name)),
+        "metadata": ctx.flavour.metadata(ctx.metadata_name(name)),
         "spec": spec,
     }
     return Desired(name, resource, ctx.observed.ready(name))
