@@ -141,7 +141,10 @@ def test_an_unusable_kubeconfig_is_reported_on_its_control_plane(
     desired = f.desired(rsp)
     assert desired == settled, "the cluster Secret stays as it was; the rest composes"
     assert "other-token" not in str(rsp) and f.KUBECONFIG_TOKEN not in str(rsp.results)
-    assert status_of(rsp, "dev", "ctp1")["message"].startswith("waiting for a usable kubeconfig")
+    message = status_of(rsp, "dev", "ctp1")["message"]
+    assert message.startswith(
+        "ControlPlane ready; Argo CD cluster Secret: waiting for a usable kubeconfig"
+    )
 
 
 def observed_with(
