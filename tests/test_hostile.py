@@ -341,3 +341,13 @@ def test_ttl_seconds_are_whole_numbers(debug_server: Server, value: Any, ok: boo
     else:
         (problem,) = fatal_problems(rsp)
         assert problem.startswith("input.ttl.readySeconds: must be a whole number")
+
+
+@pytest.mark.parametrize("name", ["access", "group", "controlplane", "controlplanegroup"])
+def test_an_observed_name_without_a_group_does_not_crash(name: str) -> None:
+    """Found by the thorough property profile: an observed `access` made an IndexError."""
+    observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
+    observed[name] = fnv1.Resource(resource=resource.dict_to_struct({}))
+    rsp = f.run(f.request(f.xr(), observed=observed))
+    assert not any("internal error" in r.message for r in rsp.results)
+    assert "group.dev" in rsp.desired.resources
