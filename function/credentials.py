@@ -10,7 +10,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import yaml
@@ -97,13 +97,16 @@ def read_token(req: fnv1.RunFunctionRequest, ref: SecretKeyRef) -> SecretStr | N
         msg = f"spec.argocd.tokenSecretRef: {where} was not found; {fix}"
         raise CredentialError(msg)
     secret = items[0].resource
-    data = cast(struct_pb2.Struct, secret["data"]) if "data" in secret else struct_pb2.Struct()
-    if ref.key not in data:
+    data = secret["data"] if "data" in secret else None  # noqa: SIM401 - Struct has no get().
+    if not isinstance(data, struct_pb2.Struct) or ref.key not in data:
         msg = f"spec.argocd.tokenSecretRef.key: {where} has no key {ref.key!r}; {fix}"
         raise CredentialError(msg)
     try:
-        token = base64.b64decode(str(data[ref.key]), validate=True).decode().strip()
-    except (binascii.Error, UnicodeDecodeError):
+        value = data[ref.key]
+        if not isinstance(value, str):
+            raise ValueError
+        token = base64.b64decode(value, validate=True).decode().strip()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         msg = f"spec.argocd.tokenSecretRef: {where} key {ref.key!r} is not valid base64 text"
         raise CredentialError(msg) from None
     if not token:
@@ -141,11 +144,14 @@ def parse_kubeconfig(raw: bytes) -> ClusterAccess:
     if not _looks_like_kubeconfig(config):
         msg = "kubeconfig is not a YAML kubeconfig with clusters, users and contexts"
         raise CredentialError(msg)
-    context = _named(config, "contexts", config.get("current-context"))
-    if context is None and config.get("contexts"):
-        context = config["contexts"][0].get("context")
-    if not isinstance(context, dict):
-        msg = "kubeconfig has no usable context"
+    current = config.get("current-context")
+    if not isinstance(current, str) or not current:
+        msg = "kubeconfig has no current-context"
+        raise CredentialError(msg)
+    # kubectl refuses a current-context that names no context; so does the function.
+    context = _named(config, "contexts", current)
+    if context is None:
+        msg = "kubeconfig's current-context names no context in it"
         raise CredentialError(msg)
     cluster = _named(config, "clusters", context.get("cluster")) or {}
     user = _named(config, "users", context.get("user")) or {}
@@ -156,8 +162,11 @@ def parse_kubeconfig(raw: bytes) -> ClusterAccess:
     if not isinstance(token, str) or not token:
         msg = "kubeconfig's current user has no bearer token"
         raise CredentialError(msg)
-    ca = cluster.get("certificate-authority-data", "")
-    return ClusterAccess(server=server, bearer_token=SecretStr(token), ca_data=str(ca or ""))
+    ca = cluster.get("certificate-authority-data") or ""
+    if not isinstance(ca, str):
+        msg = "kubeconfig's current cluster has a certificate-authority-data that is not text"
+        raise CredentialError(msg)
+    return ClusterAccess(server=server, bearer_token=SecretStr(token), ca_data=ca)
 
 
 class _ParsedYaml:
@@ -218,7 +227,8 @@ def _looks_like_kubeconfig(config: Any) -> bool:
 def _named(config: dict[str, Any], section: str, name: Any) -> dict[str, Any] | None:
     """The body of the entry called `name` in a kubeconfig section (clusters, users, ...)."""
     key = section.removesuffix("s")
-    for entry in config.get(section) or []:
+    entries = config.get(section)
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("name") == name:
             body = entry.get(key)
             return body if isinstance(body, dict) else None

@@ -168,7 +168,11 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             except credentials.CredentialError as e:
                 token_problem = str(e)
 
-        out = compose(env, observed, token, token_problem)
+        try:
+            out = compose(env, observed, token, token_problem)
+        except resolve.SpecError as e:
+            response.fatal(rsp, _invalid(_kind(req), e.problems))
+            return rsp, False
         self._memos.write_desired(rsp, out.desired, xr)
         ttl = status.write(rsp, env, observed, out)
         log.debug("composed", resources=len(out.desired), waiting=len(out.waiting), ttl_seconds=ttl)

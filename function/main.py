@@ -64,14 +64,20 @@ def cli(
         grace_period=grace_period,
         reuse_port=pool_worker,
     )
-    if worker_count > 1 and not pool_worker:
-        sys.exit(workers.run_pool(worker_count, workers.worker_command(options, debug=debug)))
-    if pool_worker:
-        workers.become_worker()
-    # What the imports made lives as long as the process: keep the collector off it, so a
-    # collection during a call walks only what calls allocate.
-    gc.freeze()
-    server.serve(fn.FunctionRunner(), options)
+    try:
+        # Workers share the port (SO_REUSEPORT) once their parent found it free.
+        if not pool_worker:
+            server.refuse_taken_address(options.address)
+        if worker_count > 1 and not pool_worker:
+            sys.exit(workers.run_pool(worker_count, workers.worker_command(options, debug=debug)))
+        if pool_worker:
+            workers.become_worker()
+        # What the imports made lives as long as the process: keep the collector off it, so
+        # a collection during a call walks only what calls allocate.
+        gc.freeze()
+        server.serve(fn.FunctionRunner(), options)
+    except server.AddressError as e:
+        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from google.protobuf import struct_pb2
 
 from function import structs
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # Fields of an observed resource that a desired copy of it keeps.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations")
 
@@ -34,7 +36,10 @@ Query = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], Scope]
 Facts = dict[Query, Any]
 # Queries whose answer depends only on the body of the resource named by their first argument
 # (not on its connection details, nor on which other resources exist).
-_BODY_QUERIES = frozenset({"exists", "ready", "spec", "status", "as_desired"})
+_BODY_QUERIES = frozenset(
+    {"exists", "ready", "spec", "status", "as_desired"}
+    | {"annotation", "string_at", "metadata_name", "malformed"}
+)
 # Answers that cannot change once returned: kept as they are and handed out again.
 _IMMUTABLE = (bool, str, bytes, int, float, tuple, type(None))
 _UNASKED = object()
@@ -248,6 +253,27 @@ class Observed:
             return None
         return bytes(resources[name].connection_details[key])
 
+    def annotation(self, name: str, key: str) -> str | None:
+        """One annotation of a composed resource; None when absent or not a string."""
+        return self.string_at(name, "metadata", "annotations", key)
+
+    def string_at(self, name: str, *path: str) -> str | None:
+        """The string at `path` in a composed resource; None when absent or of another shape."""
+        observed = self._resources.get(name)
+        if observed is None:
+            return None
+        struct = observed.resource
+        *parents, leaf = path
+        for field in parents:
+            value = struct.fields.get(field)
+            if value is None or value.WhichOneof("kind") != "struct_value":
+                return None
+            struct = value.struct_value
+        value = struct.fields.get(leaf)
+        if value is None or value.WhichOneof("kind") != "string_value":
+            return None
+        return str(value.string_value)
+
     def all_names(self) -> Iterator[str]:
         """Every observed composition resource name, sorted."""
         return iter(self._names())
@@ -269,6 +295,37 @@ class Observed:
         """The observed spec of a composed resource ({} when absent or not a mapping)."""
         return self._mapping(name, "spec")
 
+    def metadata_name(self, name: str) -> str | None:
+        """The observed resource's metadata.name, if it exists and is a DNS-1123 label."""
+        observed = self._resources.get(name)
+        value = None if observed is None else _at(observed.resource, "metadata", "name")
+        return value if isinstance(value, str) and _DNS_LABEL.fullmatch(value) else None
+
+    def malformed(self, name: str) -> str | None:
+        """Why an observed resource cannot be read as a composed resource, or None if it can.
+
+        Crossplane always sends apiVersion, kind and mappings for metadata and spec; anything
+        else (from `crossplane render`'s observed files, or a bug) concerns this resource only.
+        """
+        observed = self._resources.get(name)
+        if observed is None:
+            return None
+        body = observed.resource
+        for key in ("apiVersion", "kind"):
+            if key not in body or not isinstance(body[key], str) or not body[key]:
+                return f"the observed resource has no {key}"
+        for key in ("metadata", "spec"):
+            if key in body and not isinstance(body[key], struct_pb2.Struct):
+                return f"the observed resource's {key} is not a mapping"
+        annotations = _at(body, "metadata", "annotations")
+        if annotations is None:
+            return None
+        if not isinstance(annotations, struct_pb2.Struct) or not all(
+            isinstance(v, str) for _, v in annotations.items()
+        ):
+            return "the observed resource's metadata.annotations are not a mapping of strings"
+        return None
+
     def status(self, name: str) -> dict[str, Any]:
         """The observed status of a composed resource ({} when absent or not a mapping)."""
         return self._mapping(name, "status")
@@ -282,15 +339,30 @@ class Observed:
         return structs.read(value) if isinstance(value, struct_pb2.Struct) else {}
 
     def as_desired(self, name: str) -> dict[str, Any]:
-        """The observed resource as a desired one, so that Crossplane keeps it as it is."""
+        """The observed resource as a desired one, so that Crossplane keeps it as it is.
+
+        A malformed one (see `malformed`) comes back as observed, without its status.
+        """
         observed = structs.read(self._resources[name].resource)
+        if self.malformed(name) is not None:
+            return {k: v for k, v in observed.items() if k != "status"}
         metadata = observed.get("metadata", {})
         return {
             "apiVersion": observed["apiVersion"],
             "kind": observed["kind"],
-            "metadata": {k: metadata[k] for k in _KEPT_METADATA if k in metadata},
+            "metadata": {k: metadata[k] for k in _KEPT_METADATA if metadata.get(k) is not None},
             "spec": observed.get("spec", {}),
         }
+
+
+def _at(struct: struct_pb2.Struct, *path: str) -> Any:
+    """The value at `path` in a Struct, or None where a step is missing or not a mapping."""
+    value: Any = struct
+    for key in path:
+        if not isinstance(value, struct_pb2.Struct) or key not in value:
+            return None
+        value = value[key]
+    return value
 
 
 def _ready_condition(struct: Any) -> str:
@@ -317,11 +389,16 @@ def _field(fields: Any, key: str) -> Any:
 
 
 def _ready_condition_of_odd_shape(struct: Any) -> str:
-    """The Ready condition of a resource whose status is not the usual shape (or is absent)."""
-    status = struct["status"] if "status" in struct else None  # noqa: SIM401 - Struct has no get().
-    if not status or "conditions" not in status:
+    """The Ready condition of a resource whose status is not the usual shape (or is absent).
+
+    Only a list of mappings is read; any other shape has no Ready condition.
+    """
+    conditions = _at(struct, "status", "conditions")
+    if not isinstance(conditions, struct_pb2.ListValue):
         return "Unknown"
-    for condition in status["conditions"]:
+    for condition in conditions:
+        if not isinstance(condition, struct_pb2.Struct) or "type" not in condition:
+            continue
         if condition["type"] == "Ready":
-            return str(condition["status"])
+            return str(condition["status"]) if "status" in condition else "Unknown"
     return "Unknown"

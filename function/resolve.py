@@ -12,6 +12,7 @@ or an argument there, not a chain of `or`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -19,6 +20,9 @@ from typing import Any, TypeVar
 
 from function.api.controlplanegroup import ControlPlaneGroupSpec
 from function.api.environment import (
+    Access,
+    Argo,
+    ControlPlane,
     ControlPlaneDefaults,
     Crossplane,
     EnvironmentSpec,
@@ -30,12 +34,19 @@ from function.api.environment import (
     Team,
 )
 from function.api.input import FunctionInput, Ttl
-from function.api.types import DEFAULT_UPBOUND_DOMAIN, SecretKeyRef
+from function.api.types import DEFAULT_UPBOUND_DOMAIN, DnsLabel, Model, SecretKeyRef
+from function.naming import ARGO_SECRET_HASH_LENGTH, argo_cluster_name
 from function.validate import (
     SpecError,
+    argo_problems,
+    channel_problems,
     cross_field_problems,
     group_spec_problems,
+    items,
+    release_problems,
     resolved_problems,
+    robot_token_problems,
+    space_problems,
     token_secret_problems,
     validate_model,
 )
@@ -64,12 +75,12 @@ DEFAULT_PROVIDER_CONFIG_KIND = "ClusterProviderConfig"
 DEFAULT_TOKEN_SECRET_REF = {"name": "upbound-credentials", "namespace": "crossplane-system"}
 DEFAULT_CHANNEL = "Stable"
 DEFAULT_CREDENTIALS = "Environment"
-ARGO_SECRET_HASH_LENGTH = 8
 # The XR kinds the function composes; an XR of another kind is read as an UpboundEnvironment.
 ENVIRONMENT_KIND = "UpboundEnvironment"
 GROUP_KIND = "ControlPlaneGroup"
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 def first_set(*layers: T | None, default: T) -> T:
@@ -108,9 +119,14 @@ class ResolvedGroup:
     """A group and its control planes, sorted by name."""
 
     name: str
+    path: str  # where it is in the XR, e.g. spec.groups[0]
     control_planes: tuple[ResolvedControlPlane, ...]
     protect: bool
+    # `protect: false` on the entry: the user lets go of what the group held (orphaned
+    # protected control planes included); see function/compose/groups.py.
+    released: bool
     source: Group  # as the spec wrote it: what a ControlPlaneGroup of it carries
+    access: tuple[Access, ...] = ()  # sorted by team
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +177,14 @@ class Environment:
     # A Connected Space's (host, base64 CA) as the environment discovered them: a
     # ControlPlaneGroup's spec.ingress; None for an environment, which discovers them itself.
     ingress: tuple[str, str] | None = None
+    iam_protect: bool = True
+    # A ControlPlaneGroup's spec.teamIds: the team IDs its environment resolved; None for
+    # an environment, which reads them from its observed Teams.
+    team_ids: Mapping[str, str] | None = None
+
+    def protects(self, entry: Team | Robot | Repository) -> bool:
+        """Whether an IAM entry is protected: its own `protect`, else spec.iam.protect."""
+        return first_set(entry.protect, default=self.iam_protect)
 
     @property
     def uses_token(self) -> bool:
@@ -179,7 +203,7 @@ class Environment:
 
     def argo_cluster_name(self, cp: ResolvedControlPlane) -> str:
         """The Argo CD cluster name of a control plane (its display name): prefix-group-name."""
-        return f"{self.argocd.cluster_name_prefix}{cp.group}-{cp.name}"
+        return argo_cluster_name(self.argocd.cluster_name_prefix, cp.group, cp.name)
 
     def argo_secret_name(self, cp: ResolvedControlPlane) -> str:
         """The metadata.name of a control plane's Argo CD cluster Secret.
@@ -229,14 +253,87 @@ def parse(xr: Mapping[str, Any], function_input: Mapping[str, Any] | None) -> En
     else:
         spec = validate_model(EnvironmentSpec, raw_spec, "spec", problems)
         problems.extend(cross_field_problems(raw_spec))
+        metadata = xr.get("metadata")
+        xr_namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        problems.extend(robot_token_problems(raw_spec, xr_namespace or None))
         if spec is not None and inp is not None:
             env = _resolve(xr, spec, inp)
     if env is not None and spec is not None and inp is not None:
         problems.extend(resolved_problems(env))
         problems.extend(token_secret_problems(spec, inp, env))
+    elif not is_group:
+        problems.extend(_partial_problems(raw_spec, inp))
     if problems or env is None:
         raise SpecError(list(dict.fromkeys(problems)))
     return env
+
+
+def _partial_problems(raw: Mapping[str, Any], inp: FunctionInput | None) -> list[str]:
+    """The resolved checks over the parts of an invalid spec (or input) that parse alone.
+
+    So that one Fatal lists every problem: a bad group name does not hide a Cloud Space
+    without a name, or a control plane on channel None without a version. Argo CD names are
+    checked among the control planes whose own and group's names parse.
+    """
+    problems: list[str] = []
+    space = _part(Space, raw.get("space"))
+    if space is not None:
+        problems += space_problems(space)
+    defaults = _part(ControlPlaneDefaults, raw.get("controlPlaneDefaults", {}))
+    if defaults is None:  # every control plane inherits from them
+        return problems
+    named: list[ResolvedControlPlane] = []
+    for gi, group in items(raw.get("groups")):
+        group_name = _part(_GroupName, {"name": group.get("name")})
+        protected = []
+        for ci, raw_cp in items(group.get("controlPlanes")):
+            cp = _part(ControlPlane, raw_cp)
+            if cp is None:
+                continue
+            path = f"spec.groups[{gi}].controlPlanes[{ci}]"
+            resolved = _control_plane(group_name.name if group_name else "", path, cp, defaults)
+            problems += channel_problems(path, resolved.crossplane)
+            protected += [cp.name] if resolved.protect else []
+            named += [resolved] if group_name else []
+        problems += release_problems(f"spec.groups[{gi}]", group.get("protect") is False, protected)
+    argo = _part(Argo, raw.get("argocd", {}))
+    if argo is not None and argo.enabled and inp is not None:
+        prefix = first_set(argo.cluster_name_prefix, default=inp.argocd.cluster_name_prefix)
+        problems += argo_problems(prefix, argo.labels, named)
+    return problems
+
+
+class _GroupName(Model):
+    """A group's name alone, to check it apart from the rest of its entry."""
+
+    name: DnsLabel
+
+
+def _part(model: type[M], data: Any) -> M | None:
+    """`data` as `model`, or None if it has a problem (which validate_model reported)."""
+    return validate_model(model, data, "", [])
+
+
+def _control_plane(
+    group: str, path: str, cp: ControlPlane, defaults: ControlPlaneDefaults
+) -> ResolvedControlPlane:
+    """A control plane with the defaults merged in."""
+    return ResolvedControlPlane(
+        group=group,
+        name=cp.name,
+        path=path,
+        crossplane=_inherit(_inherited(defaults.crossplane), defaults.crossplane, cp.crossplane),
+        protect=first_set(cp.protect, default=defaults.protect),
+        register=cp.argocd.register_,
+        project=cp.argocd.project,
+        labels=dict(sorted(cp.argocd.labels.items())),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _inherited(default: Crossplane) -> dict[str, Any]:
+    """What a control plane that sets nothing of its own inherits (copied by `_inherit`)."""
+    return _merge_crossplane(default, Crossplane())
 
 
 def _namespace(xr: Mapping[str, Any]) -> str | None:
@@ -299,25 +396,27 @@ def _resolve_groups(
     defaults: ControlPlaneDefaults, groups: Mapping[str, Group]
 ) -> tuple[ResolvedGroup, ...]:
     """The groups (by their path in the spec) with defaults merged in, sorted by name."""
-    inherited = _merge_crossplane(defaults.crossplane, Crossplane())
     resolved = []
     for path, group in sorted(groups.items(), key=lambda pg: pg[1].name):
         cps = tuple(
-            ResolvedControlPlane(
-                group=group.name,
-                name=cp.name,
-                path=f"{path}.controlPlanes[{ci}]",
-                crossplane=_inherit(inherited, defaults.crossplane, cp.crossplane),
-                protect=first_set(cp.protect, default=defaults.protect),
-                register=cp.argocd.register_,
-                project=cp.argocd.project,
-                labels=dict(sorted(cp.argocd.labels.items())),
-            )
+            _control_plane(group.name, f"{path}.controlPlanes[{ci}]", cp, defaults)
             for ci, cp in sorted(enumerate(group.control_planes), key=lambda ic: ic[1].name)
         )
         # Deleting a group's namespace deletes every control plane in it.
-        protect = defaults.protect or any(cp.protect for cp in cps)
-        resolved.append(ResolvedGroup(group.name, cps, protect, source=group))
+        protect = first_set(
+            group.protect, default=defaults.protect or any(cp.protect for cp in cps)
+        )
+        resolved.append(
+            ResolvedGroup(
+                name=group.name,
+                path=path,
+                control_planes=cps,
+                protect=protect,
+                released=group.protect is False,
+                source=group,
+                access=tuple(sorted(group.access, key=lambda a: a.team)),
+            )
+        )
     return tuple(resolved)
 
 
@@ -352,6 +451,7 @@ def _resolve_group(
         groups=groups,
         release=spec.release,
         ingress=ingress,
+        team_ids=dict(spec.team_ids),
     )
 
 
@@ -409,4 +509,5 @@ def _resolve(xr: Mapping[str, Any], spec: EnvironmentSpec, inp: FunctionInput) -
         control_plane_defaults=defaults,
         sharding=spec.sharding,
         xr_token_secret_ref=spec.argocd.token_secret_ref,
+        iam_protect=spec.iam.protect,
     )

@@ -10,10 +10,16 @@ number of calls at once. This function works one call at a time (function/fn.py)
 - on SIGTERM (or SIGINT), stops listening and refuses new calls with UNAVAILABLE at once,
   then lets every call in flight finish within `grace_period` seconds, which fits the
   largest call times the bound (docs/reliability.md), and returns.
+- refuses to start on a port that another process listens on. gRPC binds with
+  SO_REUSEPORT unless told not to, so a second server would share the port with a stale
+  one and take half its calls; only the workers of `--workers` share a port on purpose.
 """
 
 import asyncio
+import contextlib
+import errno
 import signal
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,13 +55,49 @@ class Options:
     def grpc_options(self) -> Sequence[tuple[str, Any]]:
         """The gRPC server's channel arguments."""
         send = self.max_send_message_size or self.max_recv_message_size
-        options: list[tuple[str, Any]] = [
+        return [
             ("grpc.max_receive_message_length", self.max_recv_message_size * MB),
             ("grpc.max_send_message_length", send * MB),
+            # gRPC's default is 1: a second server on the port would start silently.
+            ("grpc.so_reuseport", int(self.reuse_port)),
         ]
-        if self.reuse_port:
-            options.append(("grpc.so_reuseport", 1))
-        return options
+
+
+class AddressError(Exception):
+    """The server cannot listen on its address; the message says why and what to do."""
+
+
+def refuse_taken_address(address: str) -> None:
+    """Raise AddressError if another process already listens on the address's TCP port.
+
+    Binds a probe socket as gRPC does (SO_REUSEADDR) but without SO_REUSEPORT, so that any
+    listener on the port, with SO_REUSEPORT or not, makes the bind fail. Addresses that are
+    not host:port (unix:...), port 0 and hosts that do not resolve are left to gRPC.
+
+    Raises:
+        AddressError: the port is taken.
+    """
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return
+    try:
+        found = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError):
+        return
+    for family, kind, proto, _, sockaddr in found:
+        with contextlib.closing(socket.socket(family, kind, proto)) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    msg = (
+                        f"address already in use: another function may be running on :{port} "
+                        f"(--address {address}); stop it, or serve on another port with --address"
+                    )
+                    raise AddressError(msg) from None
 
 
 def serve(runner: grpcv1.FunctionRunnerServiceServicer, options: Options) -> None:
@@ -63,6 +105,7 @@ def serve(runner: grpcv1.FunctionRunnerServiceServicer, options: Options) -> Non
 
     Raises:
         ValueError: neither credentials nor --insecure.
+        AddressError: gRPC could not listen on the address.
     """
     asyncio.run(_serve(runner, options))
 
@@ -77,13 +120,24 @@ async def _serve(runner: grpcv1.FunctionRunnerServiceServicer, options: Options)
     grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(beta, server)
     reflection.enable_server_reflection(runtime.SERVICE_NAMES, server)
     # As the SDK's flags say: --insecure serves without TLS even if certificates are given.
-    if options.insecure:
-        server.add_insecure_port(options.address)
-    elif options.tls_certs_dir is not None:
-        server.add_secure_port(options.address, runtime.load_credentials(options.tls_certs_dir))
-    else:
-        msg = "no credentials were provided - did you provide credentials or use the insecure flag?"
-        raise ValueError(msg)
+    credentials = None
+    if not options.insecure:
+        if options.tls_certs_dir is None:
+            msg = (
+                "no credentials were provided - did you provide credentials or use the "
+                "insecure flag?"
+            )
+            raise ValueError(msg)
+        credentials = runtime.load_credentials(options.tls_certs_dir)
+    try:
+        if credentials is None:
+            server.add_insecure_port(options.address)
+        else:
+            server.add_secure_port(options.address, credentials)
+    except RuntimeError:  # gRPC says only "Failed to bind"; the usual cause is a taken port.
+        refuse_taken_address(options.address)
+        msg = f"cannot listen on {options.address}; GRPC_VERBOSITY=debug shows gRPC's reason"
+        raise AddressError(msg) from None
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,7 +2,8 @@
 
 One asyncio loop runs one call at a time, and Crossplane runs many reconciles at once. With
 `--workers N` the process starts N copies of itself as workers; each binds the same address
-with SO_REUSEPORT and the kernel spreads connections across them. The parent only forwards
+with SO_REUSEPORT and the kernel spreads connections across them; the parent first makes
+sure that no other process listens there (function/main.py). The parent only forwards
 SIGTERM and SIGINT to the workers and exits 0 once they all exited 0; if a worker dies on
 its own, the parent stops the others and exits non-zero, so the pod restarts.
 """

@@ -43,6 +43,8 @@ EXPECTED_NAMES = {
     "team.app-team",
     "robot.ci",
     "robot-membership.ci.platform",
+    "robot-token.ci.ci",
+    "access.dev",
     "repository.configs",
     "repository-permission.configs.platform",
     "repository-permission.configs.app-team",
@@ -53,6 +55,7 @@ KINDS = {
         "Team": "iam.m.upbound.io/v1alpha1",
         "Robot": "iam.m.upbound.io/v1alpha1",
         "RobotTeamMembership": "iam.m.upbound.io/v1alpha1",
+        "Token": "iam.m.upbound.io/v1alpha1",
         "Repository": "repository.m.upbound.io/v1alpha1",
         "Permission": "repository.m.upbound.io/v1alpha1",
     },
@@ -61,6 +64,7 @@ KINDS = {
         "Team": "iam.upbound.io/v1alpha1",
         "Robot": "iam.upbound.io/v1alpha1",
         "RobotTeamMembership": "iam.upbound.io/v1alpha1",
+        "Token": "iam.upbound.io/v1alpha1",
         "Repository": "repository.upbound.io/v1alpha1",
         "Permission": "repository.upbound.io/v1alpha1",
     },
@@ -146,11 +150,13 @@ def assert_composed(desired: Mapping[str, Mapping[str, Any]], flavour: str, spac
         assert namespace == ("platform" if flavour == "namespaced" else None), name
     wrapped = sorted(f.manifest(c)["kind"] for c in desired.values() if c["kind"] == "Object")
     ingress = ["ConfigMap"] * (space == "Connected-discovered")
-    assert wrapped == ingress + ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["Secret"] * 3
+    objects = ["ControlPlane"] * 3 + ["Namespace"] * 2 + ["ObjectRoleBinding"] + ["Secret"] * 3
+    assert wrapped == ingress + objects
 
 
 def assert_ordered(rounds: Sequence[Round]) -> None:
-    """No ControlPlane before its group is Ready, no Argo cluster before its ControlPlane is."""
+    """No ControlPlane or access binding before its group is Ready, no Argo cluster before its
+    ControlPlane is, and a group's access binding names each team by its observed ID."""
     for number, (observed, desired) in enumerate(rounds):
         for name in desired:
             kind, *parts = name.split(".")
@@ -159,10 +165,27 @@ def assert_ordered(rounds: Sequence[Round]) -> None:
             prerequisite = {
                 "controlplane": f"group.{parts[0]}",
                 "argocd-cluster": f"controlplane.{'.'.join(parts)}",
+                "access": f"group.{parts[0]}",
             }.get(kind)
             if prerequisite is None or name in observed:
                 continue
             assert ready(observed, prerequisite), f"round {number}: {name} before {prerequisite}"
+            if kind == "access":
+                _assert_bound_by_observed_ids(observed, desired[name])
+
+
+def _assert_bound_by_observed_ids(
+    observed: Mapping[str, Mapping[str, Any]], binding: Mapping[str, Any]
+) -> None:
+    """The ObjectRoleBinding's subjects are the IDs the observed Teams carry."""
+    ids = {
+        body["metadata"]["annotations"].get(f.EXTERNAL_NAME)
+        for name, body in observed.items()
+        if name.startswith("team.")
+    }
+    subjects = f.manifest(binding)["spec"]["subjects"]
+    assert subjects
+    assert {s["name"] for s in subjects} <= ids
 
 
 def assert_status(
@@ -197,6 +220,7 @@ def assert_status(
                 "group": group,
                 "name": name,
                 "ready": True,
+                "registered": True,
                 "message": "Ready",
                 "server": server,
                 "argoCluster": cluster,
@@ -212,7 +236,8 @@ def assert_status(
         else:  # credentials Environment, the default: no token in the Secret
             assert config["execProviderConfig"]["env"] == {"ORGANIZATION": "acme"}
     assert status["controlPlanes"] == expected
+    assert status["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]
     conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["ControlPlanesReady"]["status"] == "True"
-    assert conditions["Ready"]["status"] == "True"
+    for typ in ("ControlPlanesReady", "ClustersRegistered", "IAMReady", "Ready"):
+        assert conditions[typ]["status"] == "True", conditions[typ]
     assert base64.b64encode(f.TOKEN.encode()).decode() not in json.dumps(status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 from pydantic import SecretStr
 
+from function.compose import iam
 from function.compose.common import Composition, Context
 from function.flavour import flavour_of
 from function.fn import FunctionRunner
@@ -59,13 +61,24 @@ def spec(**overrides: Any) -> dict[str, Any]:
                     {"name": "ctp1", "crossplane": {"autoUpgrade": {"channel": "Rapid"}}},
                     {"name": "ctp2", "argocd": {"project": "team-a", "labels": {"env": "dev"}}},
                 ],
+                "access": [
+                    {"team": "platform", "role": "admin"},
+                    {"team": "app-team", "role": "viewer"},
+                ],
             },
             {"name": "prod", "controlPlanes": [{"name": "ctp1"}]},
         ],
         "argocd": {},
         "iam": {
             "teams": [{"name": "platform"}, {"name": "app-team"}],
-            "robots": [{"name": "ci", "description": "CI robot", "teams": ["platform"]}],
+            "robots": [
+                {
+                    "name": "ci",
+                    "description": "CI robot",
+                    "teams": ["platform"],
+                    "tokens": [{"name": "ci", "secretRef": {"name": "ci-upbound-token"}}],
+                }
+            ],
             "repositories": [
                 {
                     "name": "configs",
@@ -124,6 +137,16 @@ users:
 """.encode()
 
 
+EXTERNAL_NAME = "crossplane.io/external-name"
+# Kinds whose external name provider-upbound sets to the ID Upbound assigns, on Create.
+ASSIGNED_IDS = {"Team": "team.", "Robot": "robot.", "Token": "robot-token."}
+
+
+def upbound_id(metadata_name_: str) -> str:
+    """The ID Upbound assigns a team, robot or token (a UUID), stable per resource."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, metadata_name_))
+
+
 def observed_resource(
     name: str,
     *,
@@ -132,14 +155,15 @@ def observed_resource(
     spec_: Mapping[str, Any] | None = None,
     connection_details: Mapping[str, bytes] | None = None,
 ) -> fnv1.Resource:
-    """An observed composed resource with a Ready condition."""
+    """An observed composed resource with a Ready condition (and its ID, as provider-upbound
+    sets it, if it is a team, robot or token)."""
+    annotations = {"crossplane.io/composition-resource-name": name}
+    if name.startswith(tuple(ASSIGNED_IDS.values())):
+        annotations[EXTERNAL_NAME] = upbound_id(metadata_name(xr_name, name))
     body = {
         "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
         "kind": "Object",
-        "metadata": {
-            "name": metadata_name(xr_name, name),
-            "annotations": {"crossplane.io/composition-resource-name": name},
-        },
+        "metadata": {"name": metadata_name(xr_name, name), "annotations": annotations},
         "spec": dict(spec_ or {"forProvider": {"manifest": {}}}),
         "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
     }
@@ -202,9 +226,13 @@ def observed_body(body: Mapping[str, Any], *, ready: bool = True) -> dict[str, A
     """A desired composed resource as Crossplane observes it once it exists: with Ready.
 
     An observe-only Object of a Space's ingress ConfigMap reports it in atProvider.manifest,
-    holding INGRESS_DATA, as provider-kubernetes does.
+    holding INGRESS_DATA, as provider-kubernetes does. A team, robot or token gets the ID
+    provider-upbound records when it creates one (its external name).
     """
     out = copy.deepcopy(dict(body))
+    if out.get("kind") in ASSIGNED_IDS:
+        annotations = out.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations.setdefault(EXTERNAL_NAME, upbound_id(out["metadata"]["name"]))
     out["status"] = {
         "conditions": [
             {"type": "Ready", "status": "True" if ready else "False", "reason": "Available"}
@@ -329,7 +357,14 @@ def context(
         if isinstance(observed, Mapping)
         else {n: observed_resource(n, xr_name=env.xr_name) for n in observed}
     )
-    return Context(env=env, flavour=flavour_of(env), observed=Observed(resources), token=token)
+    observed_ = Observed(resources)
+    return Context(
+        env=env,
+        flavour=flavour_of(env),
+        observed=observed_,
+        token=token,
+        team_ids=iam.team_ids(env, observed_),
+    )
 
 
 def by_name(composition: Composition) -> dict[str, dict[str, Any]]:

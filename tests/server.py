@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +126,16 @@ def _proc_status_kib(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Poll a condition (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_until_serving(
     server: Server,
     credentials: grpc.ChannelCredentials | None = None,
@@ -157,13 +167,15 @@ def start(
     wait: bool = True,
     host: str = "127.0.0.1",
     program: Sequence[str] = (sys.executable, "-m", "function.main"),
+    address: str | None = None,
 ) -> Server:
     """Start `python -m function.main <flags> --address <host>:<free port>`.
 
-    `program` replaces `python -m function.main`, e.g. for the benchmark's reference servers.
+    `program` replaces `python -m function.main`, e.g. for the benchmark's reference servers;
+    `address` replaces `<host>:<free port>`, e.g. to start a second server on a taken port.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    address = f"{host}:{free_port()}"
+    address = address or f"{host}:{free_port()}"
     stdout, stderr = log_dir / "server.stdout", log_dir / "server.stderr"
     command: Sequence[str] = [*program, *flags, "--address", address]
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "INSECURE", "ADDRESS"}}

@@ -273,7 +273,7 @@ def test_the_status_the_function_writes_fits_the_xrd() -> None:
         )
     status = {k: v for k, v in result.xr["status"].items() if k not in CROSSPLANE_STATUS_FIELDS}
     assert status["summary"]["controlPlanes"] == 3
-    assert {"group", "name", "ready", "message", "server", "argoCluster"} == set(
+    assert {"group", "name", "ready", "registered", "message", "server", "argoCluster"} == set(
         status["controlPlanes"][0]
     )
     assert schemas.validate_against(xr | {"status": status}, xr_crd(XRD_V2)) == []
@@ -502,7 +502,23 @@ _SPECS = st.fixed_dictionaries(
         ),
     },
     optional={
-        "controlPlaneDefaults": st.fixed_dictionaries({}, optional={"crossplane": _CROSSPLANE}),
+        "controlPlaneDefaults": st.fixed_dictionaries(
+            {},
+            optional={
+                "crossplane": _CROSSPLANE,
+                # Strings and numbers are not booleans, to the XRD or to parse().
+                "protect": st.sampled_from([True, False, "false", "no", 0, 1.0]),
+            },
+        ),
+        "argocd": st.fixed_dictionaries(
+            {},
+            optional={
+                "clusterNamePrefix": st.sampled_from(
+                    ["", "controlplane-", "prod.", "a.b-", "x..", "a.-", ".a", "a-.b", "A"]
+                ),
+                "enabled": st.sampled_from([True, False, "yes", 1.0]),
+            },
+        ),
         "groups": st.lists(
             st.fixed_dictionaries(
                 {"name": _NAMES},

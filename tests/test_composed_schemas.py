@@ -91,6 +91,8 @@ def test_every_composed_resource_is_valid(scenario: str) -> None:
     }
     assert ("Object", "ControlPlane") in kinds
     assert ("Object", "Secret") in kinds, "the Argo CD clusters were composed"
+    assert ("Object", "ObjectRoleBinding") in kinds, "group access was composed"
+    assert ("Token", None) in kinds, "robot tokens were composed"
     for resource in composed.values():
         assert_valid(resource)
 
@@ -106,4 +108,5 @@ def test_all_kinds_are_composed_in_both_flavours() -> None:
             "Robot",
             "RobotTeamMembership",
             "Team",
+            "Token",
         ]

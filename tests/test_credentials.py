@@ -56,6 +56,11 @@ def test_trailing_newlines_are_stripped() -> None:
         (({**f.TOKEN_SECRET, "data": {"other": "eA=="}},), "has no key 'token'"),
         (({**f.TOKEN_SECRET, "data": {"token": ""}},), "key 'token' is empty"),
         (({**f.TOKEN_SECRET, "data": {"token": "!!"}},), "is not valid base64"),
+        (({**f.TOKEN_SECRET, "data": None},), "has no key 'token'"),
+        (({**f.TOKEN_SECRET, "data": "dG9rZW4="},), "has no key 'token'"),
+        (({**f.TOKEN_SECRET, "data": ["token"]},), "has no key 'token'"),
+        (({**f.TOKEN_SECRET, "data": {"token": 5}},), "is not valid base64"),
+        (({**f.TOKEN_SECRET, "data": {"token": {"a": "b"}}},), "is not valid base64"),
     ],
 )
 def test_missing_or_broken_tokens_say_how_to_fix_them(
@@ -93,7 +98,22 @@ def test_kubeconfig_follows_the_current_context() -> None:
         (b"- a list", "not a YAML kubeconfig"),
         (f.kubeconfig().replace(b"https://", b"http://"), "no https server"),
         (f.kubeconfig().replace(b"token: ", b"tokn: "), "no bearer token"),
-        (b"clusters: []\ncontexts: []\n", "no usable context"),
+        (b"clusters: []\ncontexts: []\n", "no current-context"),
+        (f.kubeconfig().replace(b"current-context: ctp", b"current-context: other"), "names no"),
+        (f.kubeconfig().replace(b"current-context: ctp", b"current-context: [ctp]"), "no current"),
+        (f.kubeconfig().replace(b"current-context: ctp\n", b""), "no current-context"),
+        (
+            f.kubeconfig().replace(b"contexts:\n- name: ctp", b"contexts: [1]\nx:\n- name: ctp"),
+            "names no",
+        ),
+        (f.kubeconfig().replace(b"users:\n", b"users: 5\nx:\n"), "no bearer token"),
+        (f.kubeconfig().replace(b"clusters:\n", b"clusters: [1]\nx:\n"), "no https server"),
+        (
+            f.kubeconfig().replace(
+                b"certificate-authority-data: ", b"certificate-authority-data: [x] #"
+            ),
+            "not text",
+        ),
         (b"x" * (1 << 21), "larger than 1 MiB"),
     ],
 )

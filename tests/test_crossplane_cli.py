@@ -64,20 +64,42 @@ class Example:
 
 
 EXAMPLES = [
-    Example("xr.yaml", "observed.yaml", True, frozenset(environments.EXPECTED_NAMES)),
+    # The example's ci robot has no token; it adds Argo CD's own team, robot and token, and
+    # access to prod, to the environments' spec.
+    Example(
+        "xr.yaml",
+        "observed.yaml",
+        True,
+        frozenset(environments.EXPECTED_NAMES - {"robot-token.ci.ci"})
+        | {"access.prod", "team.argocd", "robot.argocd", "robot-membership.argocd.argocd"}
+        | {"robot-token.argocd.argocd"},
+    ),
     Example(
         "xr-cluster.yaml",
         "observed-cluster.yaml",
         True,
         frozenset(
             {"group.dev", "controlplane.dev.ctp1", "argocd-cluster.dev.ctp1", "team.platform"}
-            | {"robot.ci", "robot-membership.ci.platform"}
+            | {"robot.ci", "robot-membership.ci.platform", "robot-token.ci.argocd", "access.dev"}
         ),
     ),
-    # Nothing observed yet: the groups come first, everything else waits for them; the
-    # Space's ingress is read at once (no spec.space.host or caBundle).
-    Example("xr-connected.yaml", None, True, frozenset({"group.dev", "space-ingress"})),
-    Example("xr-disconnected.yaml", None, False, frozenset({"group.edge"})),
+    # Nothing observed yet: the groups and IAM come first; control planes and group access
+    # wait for the groups; the Space's ingress is read at once (no spec.space.host or caBundle).
+    Example(
+        "xr-connected.yaml",
+        None,
+        True,
+        frozenset({"group.dev", "space-ingress", "team.deployers", "robot.argocd"})
+        | {"robot-membership.argocd.deployers", "robot-token.argocd.argocd"},
+    ),
+    Example(
+        "xr-disconnected.yaml",
+        None,
+        False,
+        frozenset({"group.edge", "team.release", "robot.publisher"})
+        | {"robot-membership.publisher.release", "robot-token.publisher.publish"}
+        | {"repository.edge-configs", "repository-permission.edge-configs.release"},
+    ),
     # Sharded: a ControlPlaneGroup per group (example/controlplanegroup/xr.yaml is dev's).
     Example(
         "xr-sharded.yaml",
@@ -85,7 +107,7 @@ EXAMPLES = [
         False,
         frozenset(
             {"controlplanegroup.dev", "controlplanegroup.prod", "team.platform", "robot.ci"}
-            | {"robot-membership.ci.platform"}
+            | {"robot-membership.ci.platform", "robot-token.ci.ci"}
         ),
     ),
 ]

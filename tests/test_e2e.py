@@ -24,9 +24,11 @@ from crossplane.function import resource
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.compose.common import PROTECT_ANNOTATION
 from hack.render import RenderResult, load_yaml_documents, render
 from tests import environments
 from tests import factories as f
+from tests.schemas import assert_valid
 from tests.server import ROOT, Server
 
 COMPOSITION = load_yaml_documents(ROOT / "example" / "composition.yaml")[0]
@@ -51,26 +53,41 @@ class Round:
         return self.observed, self.desired
 
 
-def converge(server: Server, xr: dict[str, Any], *, ready_lag: int = 1) -> list[Round]:
-    """Reconcile to the fixed point, the way Crossplane runs the Composition's pipeline, with
-    the connection details a real Crossplane sends (`crossplane render` sends none)."""
+def reconcile(
+    server: Server, xr: dict[str, Any], observed: dict[str, dict[str, Any]]
+) -> RenderResult:
+    """One pass of the Composition's pipeline, with the connection details a real Crossplane
+    sends (`crossplane render` sends none)."""
+    return render(
+        xr,
+        COMPOSITION,
+        FUNCTIONS,
+        observed=list(observed.values()),
+        required=[f.TOKEN_SECRET],
+        observed_connection_details={n: f.connection_details(n, b) for n, b in observed.items()},
+        address_override={FUNCTION_NAME: server.address},
+    )
 
-    def reconcile(observed: dict[str, dict[str, Any]]) -> RenderResult:
-        result = render(
-            xr,
-            COMPOSITION,
-            FUNCTIONS,
-            observed=list(observed.values()),
-            required=[f.TOKEN_SECRET],
-            observed_connection_details={
-                n: f.connection_details(n, b) for n, b in observed.items()
-            },
-            address_override={FUNCTION_NAME: server.address},
-        )
+
+def converge(server: Server, xr: dict[str, Any], *, ready_lag: int = 1) -> list[Round]:
+    """Reconcile to the fixed point, the way Crossplane runs the Composition's pipeline."""
+
+    def once(observed: dict[str, dict[str, Any]]) -> RenderResult:
+        result = reconcile(server, xr, observed)
         assert result.fatal is None, result.fatal
         return result
 
-    return [Round(o, r) for o, r in environments.converge(reconcile, ready_lag=ready_lag)]
+    return [Round(o, r) for o, r in environments.converge(once, ready_lag=ready_lag)]
+
+
+def _names(result: RenderResult) -> dict[str, dict[str, Any]]:
+    """The composed resources of a render, by composition resource name."""
+    return {c["metadata"]["annotations"][environments.RESOURCE_NAME]: c for c in result.composed}
+
+
+def _observed(result: RenderResult) -> dict[str, dict[str, Any]]:
+    """What Crossplane observes after applying a render: everything it desired, Ready."""
+    return {name: f.observed_body(body) for name, body in _names(result).items()}
 
 
 @pytest.mark.parametrize("flavour", environments.FLAVOURS)
@@ -101,6 +118,79 @@ def test_slow_readiness_still_orders_and_converges(debug_server: Server) -> None
     environments.assert_ordered([r.pair() for r in rounds])
     assert set(rounds[-1].desired) == environments.EXPECTED_NAMES
     assert len(rounds) == 8  # the kubeconfig is read once a ControlPlane is Ready
+
+
+@pytest.mark.parametrize(
+    ("namespace", "fatal"),
+    [("platform", True), (None, False)],
+    ids=["namespaced-refused", "cluster-allowed"],
+)
+def test_robot_token_secrets_obey_the_namespace_rule(
+    debug_server: Server, namespace: str | None, fatal: bool
+) -> None:
+    """A namespaced XR may write a robot token only to its own namespace; the function never
+    asks for the token Secret it writes, whatever the spec names."""
+    spec = f.spec()
+    spec["iam"]["robots"][0]["tokens"] = [
+        {"name": "argocd", "secretRef": {"name": "argocd-up", "namespace": "kube-system"}}
+    ]
+    result = reconcile(debug_server, f.xr(spec, namespace=namespace), {})
+    for response in result.responses:
+        for name, selector in response.requirements.resources.items():
+            assert (name, selector.namespace) == ("upbound-token", "crossplane-system")
+    if fatal:
+        assert result.fatal is not None
+        assert "spec.iam.robots[0].tokens[0].secretRef.namespace" in result.fatal
+        assert "its own namespace 'platform'" in result.fatal
+        assert result.composed == []
+    else:
+        assert result.fatal is None
+        token = _names(result)["robot-token.ci.argocd"]
+        assert token["spec"]["writeConnectionSecretToRef"] == {
+            "name": "argocd-up",
+            "namespace": "kube-system",
+        }
+
+
+def test_the_status_says_which_team_a_binding_waits_for(debug_server: Server) -> None:
+    xr = environments.environment_xr("Cloud", "namespaced")
+    xr["spec"]["iam"]["teams"][0]["externalName"] = "918a6338-abbe-420d-81cf-9e87642a87c6"
+    group = _names(reconcile(debug_server, xr, {}))["group.dev"]
+    # The group is ready; the Teams are not created yet, so only app-team's ID is unknown.
+    result = reconcile(debug_server, xr, {"group.dev": f.observed_body(group)})
+    [entry] = result.xr["status"]["access"]
+    assert entry["group"] == "dev"
+    assert entry["ready"] is False
+    assert entry["message"].startswith("waiting for the Upbound ID of team app-team:")
+    assert "access.dev" not in _names(result)
+
+
+@pytest.mark.parametrize("flavour", environments.FLAVOURS)
+def test_a_changed_permission_level_is_replaced_in_order(
+    debug_server: Server, flavour: str
+) -> None:
+    """provider-upbound cannot update a Permission's level: the old one is unprotected, then
+    deleted, and only once it is gone is the new one created."""
+    xr = environments.environment_xr("Cloud", flavour)
+    observed = _observed(converge(debug_server, xr)[-1].result)
+    xr["spec"]["iam"]["repositories"][0]["permissions"][1]["permission"] = "write"
+    name = "repository-permission.configs.app-team"
+    steps = []
+    for _ in range(4):
+        result = reconcile(debug_server, xr, observed)
+        assert result.fatal is None, result.fatal
+        permission = _names(result).get(name)
+        steps.append(
+            permission
+            and (
+                permission["spec"]["forProvider"]["permission"],
+                permission["metadata"]["annotations"][PROTECT_ANNOTATION],
+            )
+        )
+        for body in result.composed:
+            assert_valid(body)
+        observed = _observed(result)
+    assert steps == [("read", "false"), None, ("write", "true"), ("write", "true")]
 
 
 def test_the_token_is_fetched_through_the_requirements_loop(debug_server: Server) -> None:

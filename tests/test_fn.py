@@ -68,8 +68,11 @@ def test_waiting_is_reported_and_shortens_the_ttl() -> None:
     assert rsp.meta.ttl.ToTimedelta() == timedelta(seconds=15)
     status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
     assert status["summary"]["controlPlanesReady"] == 0
-    assert [c.type for c in rsp.conditions] == ["ControlPlanesReady"]
-    assert rsp.conditions[0].status == fnv1.STATUS_CONDITION_FALSE
+    assert [(c.type, c.status) for c in rsp.conditions] == [
+        ("ControlPlanesReady", fnv1.STATUS_CONDITION_FALSE),
+        ("ClustersRegistered", fnv1.STATUS_CONDITION_FALSE),
+        ("IAMReady", fnv1.STATUS_CONDITION_FALSE),
+    ]
 
 
 def test_everything_ready_gives_the_long_ttl_and_full_status() -> None:
@@ -91,12 +94,13 @@ def test_everything_ready_gives_the_long_ttl_and_full_status() -> None:
         "group": "dev",
         "name": "ctp1",
         "ready": True,
+        "registered": True,
         "message": "Ready",
         "server": "https://upbound-gcp-us-west-1.space.mxe.upbound.io/apis/spaces.upbound.io"
         "/v1beta1/namespaces/dev/controlplanes/ctp1/k8s",
         "argoCluster": "controlplane-dev-ctp1",
     }
-    assert rsp.conditions[0].status == fnv1.STATUS_CONDITION_TRUE
+    assert {c.status for c in rsp.conditions} == {fnv1.STATUS_CONDITION_TRUE}
     assert f.TOKEN not in json.dumps(status)
 
 

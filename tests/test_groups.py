@@ -3,7 +3,7 @@
 from typing import Any
 
 from function.compose import groups
-from function.compose.common import PROTECT_ANNOTATION, Composition
+from function.compose.common import HOLDS_PROTECTED_ANNOTATION, PROTECT_ANNOTATION, Composition
 from tests import factories as f
 
 
@@ -52,7 +52,10 @@ def test_readiness_comes_from_the_observed_ready_condition() -> None:
 
 def test_groups_record_the_protection_chosen() -> None:
     protected = f.by_name(groups.build(f.context(f.xr())))
-    assert protected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "true"}
+    assert protected["group.dev"]["metadata"]["annotations"] == {
+        PROTECT_ANNOTATION: "true",
+        HOLDS_PROTECTED_ANNOTATION: "ctp1,ctp2",
+    }
     spec = f.spec(controlPlaneDefaults={"protect": False})
     unprotected = f.by_name(groups.build(f.context(f.xr(spec, namespace=None))))
     assert unprotected["group.dev"]["metadata"]["annotations"] == {PROTECT_ANNOTATION: "false"}
@@ -78,9 +81,21 @@ def test_a_removed_group_composed_unprotected_is_deleted_even_under_protecting_d
 
 
 def test_a_removed_protected_group_is_dropped_at_once() -> None:
-    out = build_without_prod(composed(f.spec()), protect=True)
+    applied = composed(f.spec(groups=[{"name": "dev"}, {"name": "prod"}]))
+    assert HOLDS_PROTECTED_ANNOTATION not in applied["group.prod"]["metadata"]["annotations"]
+    out = build_without_prod(applied, protect=True)
     assert list(f.by_name(out)) == ["group.dev"]
     assert out.waiting == []
+
+
+def test_a_removed_group_that_holds_protected_control_planes_keeps_its_record() -> None:
+    """Dropped, its record would go with it; the same group added again would not know."""
+    applied = composed(f.spec())
+    out = build_without_prod(applied, protect=False)
+    kept = f.by_name(out)["group.prod"]
+    assert kept == applied["group.prod"], "kept as it is: protected, recording ctp1"
+    assert kept["metadata"]["annotations"][HOLDS_PROTECTED_ANNOTATION] == "ctp1"
+    assert out.waiting == [], "nothing to wait for: it is protected already"
 
 
 def test_a_removed_group_from_an_earlier_version_is_orphaned_before_it_is_dropped() -> None:

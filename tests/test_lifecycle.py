@@ -64,9 +64,12 @@ class Walk:
 
 
 def protected_names(xr: dict[str, Any]) -> set[str]:
-    """Groups and control planes the spec protects."""
+    """Groups, control planes, teams, robots and repositories the spec protects."""
     env = parse(xr, None)
     names = {f"group.{g.name}" for g in env.groups if g.protect}
+    names |= {f"team.{t.name}" for t in env.teams if env.protects(t)}
+    names |= {f"robot.{r.name}" for r in env.robots if env.protects(r)}
+    names |= {f"repository.{r.name}" for r in env.repositories if env.protects(r)}
     return names | {f"controlplane.{c.group}.{c.name}" for c in env.control_planes() if c.protect}
 
 
@@ -204,8 +207,10 @@ def test_a_protected_control_plane_under_unprotecting_defaults_is_orphaned(
     del spec["groups"][1]
     walk.edit(spec)  # checks: dropped only while observed protected
     assert walk.dropped() == dict.fromkeys(
-        {"group.prod", "controlplane.prod.ctp1", "argocd-cluster.prod.ctp1"}, 0
+        {"controlplane.prod.ctp1", "argocd-cluster.prod.ctp1"}, 0
     )
+    # The group stays, protected: its record of ctp1, orphaned in its namespace, with it.
+    assert "group.prod" in walk.names()
 
 
 @NAMESPACES
@@ -265,9 +270,10 @@ def test_renaming_an_entry_replaces_it(namespace: str | None) -> None:
     spec["groups"][1]["name"] = "production"
     spec["iam"]["teams"][1]["name"] = "apps"
     spec["iam"]["repositories"][0]["permissions"][1]["team"] = "apps"
+    spec["groups"][0]["access"][1]["team"] = "apps"
     walk.edit(spec)
+    # group.prod stays: its namespace still holds the orphaned ctp1 (docs/protection.md).
     gone = {
-        "group.prod",
         "controlplane.prod.ctp1",
         "argocd-cluster.prod.ctp1",
         "team.app-team",
@@ -282,6 +288,36 @@ def test_renaming_an_entry_replaces_it(namespace: str | None) -> None:
     }
     assert walk.names() == (before - gone) | new
     assert set(walk.dropped()) == gone
+
+
+@NAMESPACES
+def test_renaming_a_protected_repository_orphans_the_old_one(namespace: str | None) -> None:
+    """Renaming a repository must not delete the old one with its packages."""
+    walk = Walk(f.spec(), namespace)
+    spec = copy.deepcopy(walk.spec)
+    spec["iam"]["repositories"][0]["name"] = "configurations"
+    walk.edit(spec)
+    gone = {
+        "repository.configs",
+        "repository-permission.configs.platform",
+        "repository-permission.configs.app-team",
+    }
+    # All composed protected: dropping them orphans them (Crossplane deletes only the MRs).
+    assert walk.dropped() == dict.fromkeys(gone, 0)
+    assert "repository.configurations" in walk.names()
+
+
+@NAMESPACES
+def test_removing_a_robot_s_token_revokes_it_and_keeps_the_robot(namespace: str | None) -> None:
+    walk = Walk(f.spec(), namespace)
+    spec = copy.deepcopy(walk.spec)
+    spec["iam"]["robots"][0]["tokens"] = []
+    walk.edit(spec)
+    # Unprotected in round 0, dropped (deleted, so the token is revoked) in round 1.
+    assert walk.dropped() == {"robot-token.ci.ci": 1}
+    _, first = walk.rounds[0]
+    assert "removed from the spec; revoking it" in _normal(first)
+    assert "robot.ci" in walk.names()
 
 
 def test_a_resource_whose_prerequisite_turns_unready_stays() -> None:

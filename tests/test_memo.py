@@ -8,6 +8,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
+from function import fn
 from function.fn import FunctionRunner
 from function.observed import Observed, confirms, evidence
 from function.reuse import RESPONSES_KEPT, Lru
@@ -63,10 +64,13 @@ def test_a_changed_spec_is_parsed_again() -> None:
     assert [r.severity for r in runner.run(invalid).results] == [fnv1.SEVERITY_FATAL]
 
 
-def test_an_internal_error_is_not_kept() -> None:
+def test_an_internal_error_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_compose(*_: object) -> None:
+        raise RuntimeError
+
+    monkeypatch.setattr(fn, "compose", broken_compose)
     runner = FunctionRunner()
     broken = tagged(f.request(f.xr()), "broken")
-    broken.observed.resources["group.dev"].resource.update({"status": {"conditions": [{}]}})
     first = call(runner, broken)
     assert "internal error" in first.results[0].message
     assert call(runner, broken) is not first
@@ -192,6 +196,7 @@ def test_every_query_of_the_observed_state_is_a_recorded_fact() -> None:
     assert not without_first.exists(groups[0])
     assert set(view.facts) == {
         ("as_desired", (name,), (), ()),
+        ("malformed", (name,), (), ()),  # as_desired asks it
         ("names", ("group",), (), ()),
         ("ready", (name,), (), ()),
         ("all_names", (), (), ()),

@@ -63,24 +63,12 @@ READY_CASES = [
         {"conditions": [{"type": "Ready", "status": True}]},
         want=True,
     ),
-    pytest.param(
-        ReadyCase(
-            "conditions that are not a list are not ready",
-            {"conditions": {"type": "Ready", "status": "True"}},
-            want=False,
-        ),
-        marks=pytest.mark.xfail(
-            raises=TypeError, strict=True, reason="known bug: the odd-shape reader raises"
-        ),
+    ReadyCase(
+        "conditions that are not a list are not ready",
+        {"conditions": {"type": "Ready", "status": "True"}},
+        want=False,
     ),
-    pytest.param(
-        ReadyCase(
-            "a condition that is not a mapping is not ready", {"conditions": ["Ready"]}, False
-        ),
-        marks=pytest.mark.xfail(
-            raises=TypeError, strict=True, reason="known bug: the odd-shape reader raises"
-        ),
-    ),
+    ReadyCase("a condition that is not a mapping is not ready", {"conditions": ["Ready"]}, False),
     ReadyCase("a resource that does not exist is not ready", ready_is("True"), False, False),
 ]
 
@@ -202,3 +190,42 @@ def test_as_desired_and_spec(case: DesiredCase) -> None:
     assert state.as_desired(NAME) == case.want
     assert state.spec(NAME) == case.want_spec
     assert observed().spec(NAME) == {}, "no such resource"
+
+
+@dataclass(frozen=True)
+class StringCase:
+    reason: str
+    body: Any
+    want: str | None
+
+
+EXTERNAL_NAME = "crossplane.io/external-name"
+STRING_CASES = [
+    StringCase("an annotation", {"metadata": {"annotations": {EXTERNAL_NAME: "id-1"}}}, "id-1"),
+    StringCase("no annotations", {"metadata": {"name": "t"}}, None),
+    StringCase("no metadata", {"spec": {}}, None),
+    StringCase("metadata that is a string", {"metadata": "m"}, None),
+    StringCase("annotations that are a list", {"metadata": {"annotations": ["a"]}}, None),
+    StringCase(
+        "a value that is a list", {"metadata": {"annotations": {EXTERNAL_NAME: ["a"]}}}, None
+    ),
+    StringCase("a value that is a number", {"metadata": {"annotations": {EXTERNAL_NAME: 1}}}, None),
+    StringCase(
+        "an empty string is a string", {"metadata": {"annotations": {EXTERNAL_NAME: ""}}}, ""
+    ),
+]
+
+
+@pytest.mark.parametrize("case", STRING_CASES, ids=lambda c: c.reason)
+def test_annotation(case: StringCase) -> None:
+    """Reading a string from an observed resource of any shape never raises."""
+    state = observed(team__platform=case.body)
+    assert state.annotation("team.platform", EXTERNAL_NAME) == case.want
+    assert state.annotation("team.absent", EXTERNAL_NAME) is None
+
+
+def test_string_at_reads_a_nested_spec_field() -> None:
+    state = observed(p=({"spec": {"forProvider": {"permission": "read"}}}))
+    assert state.string_at("p", "spec", "forProvider", "permission") == "read"
+    assert state.string_at("p", "spec", "forProvider", "missing") is None
+    assert state.string_at("p", "spec", "forProvider") is None  # a struct, not a string

@@ -19,13 +19,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import yaml
 from crossplane.function import resource
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from function.compose.iam import is_team_id
 from function.fn import FunctionRunner
 from function.resolve import SpecError, parse
 from tests import factories as f
+from tests import names
 from tests.schemas import assert_valid
 from tests.server import Server
 from tests.world import World
@@ -42,8 +45,18 @@ host = st.from_regex(
 )
 version = st.from_regex(r"\A[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}(-up\.[0-9])?\Z")
 unicode_text = st.text(max_size=40)
-label_key = st.from_regex(
-    r"\A([a-z0-9]{1,8}\.[a-z]{2,4}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?\Z"
+label_name = st.from_regex(r"\A[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?\Z")
+# A prefix up to Kubernetes' 253 characters: four labels of up to 63.
+long_prefix = (
+    st.lists(st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z"), min_size=1, max_size=4)
+    .map(".".join)
+    .filter(lambda p: len(p) <= 253)
+)
+label_key = st.one_of(
+    st.from_regex(
+        r"\A([a-z0-9]{1,8}\.[a-z]{2,4}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?\Z"
+    ),
+    st.builds(lambda p, n: f"{p}/{n}", long_prefix, label_name),
 )
 label_value = st.from_regex(r"\A([A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?)?\Z")
 labels = st.dictionaries(label_key, label_value, max_size=3)
@@ -79,8 +92,11 @@ control_plane = st.fixed_dictionaries(
     },
 )
 group = st.fixed_dictionaries(
-    {"name": dns_label}, optional={"controlPlanes": unique_by_name(control_plane, 3)}
+    {"name": dns_label},
+    optional={"controlPlanes": unique_by_name(control_plane, 3), "protect": st.just(True)},
 )
+# XR names are DNS-1123 subdomains; long ones make composed names that must be cut.
+xr_names = st.one_of(st.just("acme"), long_prefix)
 space = st.one_of(
     st.fixed_dictionaries({"type": st.just("Cloud"), "name": short_label}),
     st.fixed_dictionaries(
@@ -94,12 +110,26 @@ space = st.one_of(
 @st.composite
 def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
     """Teams, robots in some of them, repositories granting some of them."""
-    team = st.fixed_dictionaries({"name": dns_label}, optional={"description": unicode_text})
+    upbound_id = st.uuids().map(str)
+    team = st.fixed_dictionaries(
+        {"name": dns_label},
+        optional={
+            "description": unicode_text,
+            "externalName": upbound_id,
+            "protect": st.booleans(),
+        },
+    )
     teams = draw(unique_by_name(team, max_size))
     names = [t["name"] for t in teams]
     some_teams = st.lists(st.sampled_from(names), unique=True) if names else st.just([])
     robot = st.fixed_dictionaries(
-        {"name": dns_label}, optional={"description": unicode_text, "teams": some_teams}
+        {"name": dns_label},
+        optional={
+            "description": unicode_text,
+            "teams": some_teams,
+            "externalName": upbound_id,
+            "protect": st.booleans(),
+        },
     )
     permission = st.sampled_from(["admin", "read", "write", "view"])
     grants = some_teams.flatmap(
@@ -109,13 +139,37 @@ def iam(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
     )
     repository = st.fixed_dictionaries(
         {"name": dns_label},
-        optional={"public": st.booleans(), "publish": st.booleans(), "permissions": grants},
+        optional={
+            "public": st.booleans(),
+            "publish": st.booleans(),
+            "permissions": grants,
+            "protect": st.booleans(),
+        },
     )
+    robots = draw(unique_by_name(robot, max_size))
+    for i, entry in enumerate(robots):
+        names = draw(st.lists(short_label, max_size=2, unique=True))
+        tokens = [{"name": n, "secretRef": {"name": f"token-{i}-{j}"}} for j, n in enumerate(names)]
+        if tokens:
+            entry["tokens"] = tokens
     return {
+        **draw(optional(protect=st.booleans())),
         "teams": teams,
-        "robots": draw(unique_by_name(robot, max_size)),
+        "robots": robots,
         "repositories": draw(unique_by_name(repository, max_size)),
     }
+
+
+@st.composite
+def with_access(draw: st.DrawFn, spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with some of its teams given roles on some of its groups."""
+    names = [t["name"] for t in spec["iam"]["teams"]]
+    for group in spec["groups"] if names else []:
+        teams = draw(st.lists(st.sampled_from(names), unique=True, max_size=3))
+        roles = st.sampled_from(["viewer", "editor", "admin"])
+        if teams:
+            group["access"] = [{"team": t, "role": draw(roles)} for t in teams]
+    return spec
 
 
 def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any]]:
@@ -135,7 +189,9 @@ def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any
                         ),
                         "enabled": st.booleans(),
                         "namespace": short_label,
-                        "clusterNamePrefix": st.from_regex(r"\A([a-z0-9][-a-z0-9]{0,10})?\Z"),
+                        "clusterNamePrefix": st.from_regex(
+                            r"\A([a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?\.){0,2}([a-z0-9][-a-z0-9]{0,10})?\Z"
+                        ),
                         "labels": labels,
                     },
                 ),
@@ -153,6 +209,7 @@ def specs(groups: int = 3, iam_size: int = 4) -> st.SearchStrategy[dict[str, Any
         )
         .map(_credentials)
         .filter(_argo_names_unique)
+        .flatmap(with_access)
     )
 
 
@@ -222,9 +279,13 @@ def observed_states(
 # --- Invalid specs ------------------------------------------------------------------------
 
 BAD_LABELS = ["Dev", "dév", "😀", "-dev", "dev-", "a" * 64, "", "dev.prod", "dev_1", "d ev", "\x00"]
-WRONG_TYPES = {
+WRONG_TYPES: dict[str, list[Any]] = {
     "label": [3.0, True, ["dev"], {"name": "dev"}, None],
-    "bool": [["yes"], {"value": True}, "maybe", 2.5, None],
+    "optional label": [3.0, True, ["dev"], {"name": "dev"}],  # null: unset
+    "bool": [["yes"], {"value": True}, "maybe", 2.5, None, "false", "no", "yes", 0, 1.0],
+    "optional bool": ["false", "no", "yes", 0, 1.0, ["yes"], {"value": True}],  # null: unset
+    "prefix": ["x..", "a.-", ".a", "a-.b", "A", 5.0],
+    "labels": [{"a" * 254 + "/x": "v"}, {"Bad Key": "v"}, {"x": "-v"}, ["x"], None],
     "list": ["dev", 1.0, {"name": "dev"}, True, None],
     "object": ["dev", 1.0, ["dev"], True, None],
     "enum": ["Hybrid", "cloud", "", 1.0, None],
@@ -236,18 +297,20 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
     yield ("organization",), "label", True
     yield ("space",), "object", True
     yield ("space", "type"), "enum", True
+    if spec["space"]["type"] == "Cloud":  # missing: a resolved check, named beside the rest
+        yield ("space", "name"), "label", True
     yield ("groups",), "list", False
     for gi, group in enumerate(spec["groups"]):
-        yield ("groups", gi), "object", False
-        yield ("groups", gi, "name"), "label", True
-        yield ("groups", gi, "controlPlanes"), "list", False
-        for ci, cp in enumerate(group.get("controlPlanes", [])):
-            yield ("groups", gi, "controlPlanes", ci, "name"), "label", True
-            if "crossplane" in cp:
-                yield ("groups", gi, "controlPlanes", ci, "crossplane"), "object", False
+        yield from _group_sites(gi, group)
+    if "protect" in spec.get("controlPlaneDefaults", {}):
+        yield ("controlPlaneDefaults", "protect"), "bool", False
+    if "clusterNamePrefix" in spec["argocd"]:
+        yield ("argocd", "clusterNamePrefix"), "prefix", False
+    if "labels" in spec["argocd"]:
+        yield ("argocd", "labels"), "labels", False
     yield ("argocd", "enabled"), "bool", False
     if "tokenSecretRef" in spec["argocd"]:
-        yield ("argocd", "tokenSecretRef", "namespace"), "label", False
+        yield ("argocd", "tokenSecretRef", "namespace"), "optional label", False
     iam = spec["iam"]
     for kind in ("teams", "robots", "repositories"):
         yield ("iam", kind), "list", False
@@ -262,12 +325,36 @@ def sites(spec: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
             yield ("iam", "repositories", ri, "permissions", pi, "permission"), "enum", True
 
 
+def _group_sites(gi: int, group: dict[str, Any]) -> Iterator[tuple[Path, str, bool]]:
+    """The fields of `spec.groups[gi]` a mutation may break."""
+    yield ("groups", gi), "object", False
+    yield ("groups", gi, "name"), "label", True
+    yield ("groups", gi, "controlPlanes"), "list", False
+    if "protect" in group:
+        yield ("groups", gi, "protect"), "optional bool", False
+    for ci, cp in enumerate(group.get("controlPlanes", [])):
+        at: Path = ("groups", gi, "controlPlanes", ci)
+        yield (*at, "name"), "label", True
+        if "crossplane" in cp:
+            yield (*at, "crossplane"), "object", False
+        if "protect" in cp:
+            yield (*at, "protect"), "optional bool", False
+        if "register" in cp.get("argocd", {}):
+            yield (*at, "argocd", "register"), "bool", False
+
+
 def field_path(path: Path) -> str:
     """`spec.groups[0].name`, as the Fatal message writes it."""
     return "spec" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+# Fields whose problems depend on each other: a Cloud space's name is checked by its type.
+_DEPENDENT = {frozenset({("space", "name"), ("space", "type")})}
+
+
 def _unrelated(a: Path, b: Path) -> bool:
+    if frozenset({a, b}) in _DEPENDENT:
+        return False
     return a[: len(b)] != b and b[: len(a)] != a
 
 
@@ -294,7 +381,7 @@ def invalid_specs(
             if kind == "object" and path[-1] != "space"
             else ["wrong type"]
         )
-        if kind == "label":
+        if kind in {"label", "optional label"}:
             choices.append("odd name")
         if required:
             choices.append("missing")
@@ -357,6 +444,21 @@ def test_a_valid_spec_composes_valid_resources_from_any_observed_state(
     observed = data.draw(observed_states(spec, namespace))
     rsp = run(f.request(f.xr(spec, namespace=namespace), observed=observed))
     assert_composes_validly(rsp)
+
+
+@given(spec=specs(), namespace=flavours, name=xr_names)
+def test_every_name_and_label_written_is_one_kubernetes_accepts(
+    spec: dict[str, Any], namespace: str | None, name: str
+) -> None:
+    """Names, namespaces, label keys and values, references: the API server's own rules."""
+    rsp, _ = f.settle(f.xr(spec, name=name, namespace=namespace))
+    desired = f.desired(rsp)
+    problems = [p for n, body in desired.items() for p in names.object_problems(body, n)]
+    assert problems == []
+    keys = [
+        (b["kind"], b["metadata"].get("namespace"), b["metadata"]["name"]) for b in desired.values()
+    ]
+    assert len(set(keys)) == len(keys), "two composed resources share a name"
 
 
 @given(spec=specs(), namespace=flavours, data=st.data())
@@ -431,9 +533,11 @@ OBSERVED_KEYS = [
     *("atProvider", "data", "ingress-host", "ingress-ca"),
 ]
 OBSERVED_NAMES = [
-    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress")
+    *("group.dev", "group.old", "controlplane.dev.ctp1", "controlplane.old.x", "space-ingress"),
+    *("team.platform", "access.dev", "robot-token.ci.ci", "repository-permission.configs.app-team"),
 ]
 RUNNER = FunctionRunner()
+SETTLED, DISCONNECTED = f.settle(f.xr(f.spec(space={"type": "Disconnected"})))
 
 
 @given(raw=json_values(SPEC_KEYS))
@@ -483,7 +587,11 @@ def test_any_valid_spec_moves_to_groups_and_back_losing_nothing(
     )
 )
 def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, Any]) -> None:
-    """Malformed observed resources (Crossplane sends none) end in a whole answer or a Fatal."""
+    """Malformed observed resources are reported on themselves; the rest composes.
+
+    Only two observed resources that claim one metadata.name (Crossplane never sends such a
+    pair) make a Fatal, which composes nothing.
+    """
     observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
     observed |= {n: fnv1.Resource(resource=resource.dict_to_struct(b)) for n, b in junk.items()}
     # Connected without a host: the Space's ingress is read from an observed Object too.
@@ -491,9 +599,116 @@ def test_any_observed_state_gets_an_answer_never_a_partial_one(junk: dict[str, A
     rsp = asyncio.run(RUNNER.RunFunction(f.request(xr, observed=observed)))
     if f.fatal(rsp):
         assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+        assert "would both be named" in rsp.results[0].message
         assert len(rsp.desired.resources) == 0
-    else:
-        assert "group.dev" in rsp.desired.resources
+        return
+    desired = set(rsp.desired.resources)
+    assert {"group.dev", "group.prod", "controlplane.dev.ctp1"} <= desired
+    known = {n for n in observed if n.startswith(("group.", "controlplane."))}
+    assert known <= desired | {n for n in known if _may_go(observed[n])}
+
+
+def _may_go(observed: fnv1.Resource) -> bool:
+    """Whether dropping an observed resource is allowed: readable and composed unprotected."""
+    body = resource.struct_to_dict(observed.resource)
+    metadata, spec = body.get("metadata"), body.get("spec", {})
+    if not (isinstance(body.get("apiVersion"), str) and body["apiVersion"]):
+        return False
+    if not (isinstance(body.get("kind"), str) and body["kind"]) or not isinstance(spec, dict):
+        return False
+    annotations = metadata.get("annotations", {}) if isinstance(metadata, dict) else None
+    return metadata is None or isinstance(annotations, dict)
+
+
+kubeconfig_text = st.one_of(
+    json_values(
+        [
+            "clusters",
+            "contexts",
+            "users",
+            "current-context",
+            "name",
+            "context",
+            "cluster",
+            "user",
+            "server",
+            "token",
+            "certificate-authority-data",
+        ]
+    ).map(lambda v: yaml.safe_dump(v).encode()),
+    st.binary(max_size=64),
+    HOSTILE_KUBECONFIGS,
+    st.builds(
+        lambda k, v: f.kubeconfig().replace(k, v),
+        st.sampled_from([b"current-context: ctp", b"contexts:\n", b"users:\n", b"clusters:\n"]),
+        st.sampled_from(
+            [
+                b"current-context: [x]",
+                b"contexts: [1]\nx:\n",
+                b"users: 5\nx:\n",
+                b"clusters: {}\nx:\n",
+                b"current-context: nope",
+            ]
+        ),
+    ),
+)
+
+
+@given(raw=kubeconfig_text)
+def test_any_kubeconfig_concerns_its_control_plane_only(raw: bytes) -> None:
+    """A kubeconfig that cannot be used is a warning on its control plane; the rest composes."""
+    xr = f.xr(f.spec(space={"type": "Disconnected"}))
+    observed = dict(DISCONNECTED)
+    changed = fnv1.Resource()
+    changed.CopyFrom(observed["controlplane.dev.ctp1"])
+    changed.connection_details["kubeconfig"] = raw
+    observed["controlplane.dev.ctp1"] = changed
+    rsp = run(f.request(xr, observed=observed))
+    assert f.fatal(rsp) == []
+    assert set(rsp.desired.resources) == set(observed)
+    others = {n for n in observed if n != "argocd-cluster.dev.ctp1"}
+    for name in others:
+        assert rsp.desired.resources[name] == SETTLED.desired.resources[name]
+    for r in rsp.results:
+        assert f.KUBECONFIG_TOKEN not in r.message
+
+
+@given(data=json_values(["token", "data"]))
+def test_any_token_secret_data_is_a_warning_or_used(data: Any) -> None:
+    """ClusterSecret mode: a token Secret of any shape never crashes; the rest composes."""
+    secret = {**f.TOKEN_SECRET, "data": data}
+    xr = f.xr(f.spec(argocd=f.CLUSTER_SECRET))
+    rsp = run(f.request(xr, token_secret=secret, observed=["group.dev"]))
+    assert f.fatal(rsp) == []
+    assert "controlplane.dev.ctp1" in rsp.desired.resources
+    for r in rsp.results:
+        assert f.TOKEN not in r.message
+
+
+@given(
+    # Marked garbage (never an ID, never otherwise in a status), or near-IDs of any length.
+    external_name=st.text(max_size=120).map(lambda t: f"~{t}")
+    | st.from_regex(r"\A[a-z0-9-]{1,120}\Z"),
+    namespace=flavours,
+)
+def test_any_observed_team_external_name_never_reaches_a_binding(
+    external_name: str, namespace: str | None
+) -> None:
+    """Whatever an observed Team carries as its external name, the binding names only IDs
+    that fit the ObjectRoleBinding's subject pattern, or waits; garbage is never quoted."""
+    xr = f.xr(namespace=namespace)
+    observed = f.observe(f.desired(f.settle(xr)[0]))
+    team = resource.struct_to_dict(observed["team.platform"].resource)
+    team["metadata"]["annotations"][f.EXTERNAL_NAME] = external_name
+    observed["team.platform"] = fnv1.Resource(resource=resource.dict_to_struct(team))
+    rsp = run(f.request(xr, observed=observed))
+    assert_composes_validly(rsp)
+    subjects = f.manifest(f.desired(rsp)["access.dev"])["spec"]["subjects"]
+    assert external_name not in {s["name"] for s in subjects} or is_team_id(external_name)
+    status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
+    if external_name.startswith("~"):
+        assert external_name not in str(status)
+        assert all(external_name not in r.message for r in rsp.results)
 
 
 @settings(max_examples=6)

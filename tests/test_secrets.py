@@ -129,7 +129,9 @@ def test_an_unusable_token_secret_is_a_warning_without_quoting_it(
     assert rsp.desired.composite.ready == fnv1.READY_FALSE
     status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
     (ctp1,) = [e for e in status["controlPlanes"] if (e["group"], e["name"]) == ("dev", "ctp1")]
-    assert ctp1["message"].startswith("spec.argocd.tokenSecretRef")
+    assert ctp1["message"].startswith(
+        "ControlPlane ready; Argo CD cluster Secret: spec.argocd.tokenSecretRef"
+    )
     assert "Secret platform/upbound-token" in ctp1["message"]
     assert leaks(json_format.MessageToJson(rsp)) == []
     assert leaks(server.logs()) == []

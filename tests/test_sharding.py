@@ -319,3 +319,30 @@ def test_a_group_is_dropped_only_once_asked_to_release_and_reporting_it_did() ->
         group = _group_resource({**spec, "release": asked}, {"released": reported})
         rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group}))
         assert ("controlplanegroup.dev" not in rsp.desired.resources) == dropped
+
+
+@FLAVOURS
+def test_a_sharded_group_binds_its_teams_by_the_ids_its_environment_observed(
+    namespace: str | None,
+) -> None:
+    """The environment composes the Teams; a ControlPlaneGroup cannot observe them. The
+    environment hands each group the IDs of its access teams (spec.teamIds), and the group
+    composes the ObjectRoleBinding from them, as the environment would."""
+    world = World(f.xr(_spec("protected", "Enabled"), namespace=namespace))
+    world.converge()
+    assert world.conflicts == []
+    ids = {
+        name.removeprefix("team."): body["metadata"]["annotations"][f.EXTERNAL_NAME]
+        for name, body in world.environment.observed.items()
+        if name.startswith("team.")
+    }
+    by_group = {xr.body["spec"]["group"]["name"]: xr for xr in world.groups.values()}
+    dev = by_group["dev"]
+    assert dev.body["spec"]["teamIds"] == {"app-team": ids["app-team"], "platform": ids["platform"]}
+    assert "teamIds" not in by_group["prod"].body["spec"]  # prod has no access
+    binding = dev.observed["access.dev"]
+    assert_valid(binding)
+    subjects = f.manifest(binding)["spec"]["subjects"]
+    assert {s["name"] for s in subjects} == {ids["platform"], ids["app-team"]}
+    assert "access.dev" not in world.environment.observed
+    assert dev.body["status"]["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]

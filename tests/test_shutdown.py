@@ -26,8 +26,9 @@ from tests import factories as f
 from tests import server as fnserver
 
 IN_FLIGHT = 16  # the default bound: all are accepted
-CALL_TIMEOUT = 120  # a hang guard
-STOP_TIMEOUT = DEFAULT_GRACE_PERIOD + 60  # a hang guard
+GRACE = 120  # seconds: far past the work in flight, so no timing decides the outcome
+CALL_TIMEOUT = GRACE + 60  # a hang guard
+STOP_TIMEOUT = max(GRACE, DEFAULT_GRACE_PERIOD) + 60  # a hang guard
 STOPPING = "stopping: refusing new calls"
 
 
@@ -57,7 +58,12 @@ def test_sigterm_lets_more_than_5_s_of_calls_in_flight_finish_and_exits_0(
     tmp_path: Path, large_call: tuple[fnv1.RunFunctionRequest, bytes]
 ) -> None:
     req, expected = large_call
-    server = fnserver.start(tmp_path, "--insecure", "--max-recv-message-size", "32")
+    # The grace period is set well past what 16 such calls take on a loaded CI machine: this
+    # test shows the mechanism (refuse new calls, finish every accepted one), not the default's
+    # fit, which bench/grace.py measures (docs/reliability.md). The SDK's 5 s cancelled calls.
+    server = fnserver.start(
+        tmp_path, "--insecure", "--max-recv-message-size", "32", "--grace-period", str(GRACE)
+    )
     try:
         with server.channel() as channel:
             stub = grpcv1.FunctionRunnerServiceStub(channel)

@@ -112,7 +112,11 @@ DELETE = object()
         ("iam.teams[0].name", {"name": "platform"}, "spec.iam.teams[0].name: Input should be"),
         ("iam.teams[0].name", ["platform"], "spec.iam.teams[0].name: Input should be a valid"),
         ("groups[0]", None, "spec.groups[0]: Input should be a valid dictionary"),
-        ("controlPlaneDefaults.protect", "maybe", "spec.controlPlaneDefaults.protect: Input"),
+        (
+            "controlPlaneDefaults.protect",
+            "maybe",
+            "spec.controlPlaneDefaults.protect: must be true",
+        ),
     ],
 )
 def test_each_problem_is_named_with_its_path(path: str, value: Any, expected: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -24,18 +22,6 @@ from tests import factories as f
 from tests import server as servers
 
 CONNECTIONS = 8  # separate connections, which the kernel spreads across the workers
-
-
-def wait_for(
-    condition: Callable[[], bool], what: str, timeout: float = servers.STARTUP_TIMEOUT
-) -> None:
-    """Poll a condition (a hang guard, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def call_on_new_connections(
@@ -60,7 +46,7 @@ def test_workers_serve_on_one_port_and_stop_together_on_sigterm(tmp_path: Path) 
     server = servers.start(tmp_path, "--insecure", "--workers", "2")
     try:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
+        servers.wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
         workers = servers.child_pids(server.proc.pid)
         assert len(workers) == 2
         for rsp in call_on_new_connections(server):
@@ -74,7 +60,7 @@ def test_workers_serve_on_one_port_and_stop_together_on_sigterm(tmp_path: Path) 
 def test_a_worker_that_dies_stops_the_pool_with_an_error(tmp_path: Path) -> None:
     with servers.function_server(tmp_path, "--insecure", "--workers", "2") as server:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
+        servers.wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
         workers = servers.child_pids(server.proc.pid)
         os.kill(workers[0], 9)
         assert server.proc.wait(timeout=servers.STOP_TIMEOUT) != 0
@@ -143,7 +129,7 @@ def test_every_worker_requires_mtls(
     flags = ("--tls-server-certs-dir", str(certs), "--workers", "2")
     with servers.function_server(tmp_path / "logs", *flags, credentials=credentials) as server:
         port = int(server.address.rsplit(":", 1)[1])
-        wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
+        servers.wait_for(lambda: servers.listening_sockets(port) == 2, "two workers listening")
         assert len(call_on_new_connections(server, credentials)) == CONNECTIONS
         for _ in range(CONNECTIONS):
             with pytest.raises(grpc.RpcError):

@@ -134,8 +134,11 @@ class World:
             elif self._apply(xr.name, body):
                 applied[name] = body
         xr.observed = applied
+        status_before = xr.body.get("status")
         self._write_status(xr, rsp)
-        return set(applied) == set(before) and not f.waiting(rsp) and not f.fatal(rsp)
+        # A changed status is a change: Crossplane reconciles the parent of a changed XR.
+        unchanged = xr.body.get("status") == status_before
+        return set(applied) == set(before) and unchanged and not f.waiting(rsp)
 
     def _apply(self, owner: str, body: dict[str, Any]) -> bool:
         key = _key(body)

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from function.api.environment import (
     CHANNEL_NONE_MESSAGE,
     CP_CHANNEL_NONE_NEEDS_VERSION,
+    AccessStatus,
     Argo,
     ControlPlaneDefaults,
     ControlPlaneStatus,
@@ -22,7 +23,15 @@ from function.api.environment import (
     Space,
     Summary,
 )
-from function.api.types import ApiHost, DnsLabel, DnsSubdomain, Model, PemBundle, ProviderConfigs
+from function.api.types import (
+    ApiHost,
+    DnsLabel,
+    DnsSubdomain,
+    Model,
+    PemBundle,
+    ProviderConfigs,
+    UpboundId,
+)
 
 
 class SpaceIngress(Model):
@@ -81,6 +90,12 @@ class ControlPlaneGroupSpec(Model):
         description="Set by the UpboundEnvironment taking the group back: compose what "
         "exists orphaning (never deleting) and report status.released once all of it is.",
     )
+    team_ids: dict[DnsLabel, UpboundId] = Field(
+        default_factory=dict,
+        description="The Upbound IDs of the teams in group.access whose IDs the environment "
+        "knows (its Teams are the environment's): the group's ObjectRoleBinding binds them; "
+        "a team without one waits.",
+    )
 
 
 class ControlPlaneGroupStatus(Model):
@@ -88,6 +103,9 @@ class ControlPlaneGroupStatus(Model):
 
     control_planes: list[ControlPlaneStatus] = Field(
         default_factory=list, description="Every control plane of the group, by name."
+    )
+    access: list[AccessStatus] = Field(
+        default_factory=list, description="The group's access binding, if it has access."
     )
     summary: Summary = Field(Summary(), description="Counts of what the group holds.")
     released: bool = Field(

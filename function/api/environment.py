@@ -9,23 +9,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
 from function.api.types import (
     BASE64_PATTERN,
     HOST_PATTERN,
+    MAX_ACCESS,
     MAX_CONTROL_PLANES_PER_GROUP,
     MAX_GROUPS,
     MAX_IAM_ENTRIES,
     MAX_PERMISSIONS,
     MAX_ROBOT_TEAMS,
+    MAX_TOKENS,
     NO_LEADING_V,
     NO_SECRET_TYPE_LABEL,
     ApiHost,
     ArgoCredentials,
     Channel,
+    ClusterNamePrefix,
     CrossplaneVersion,
     DnsLabel,
+    DnsSubdomain,
+    GroupRole,
     Labels,
     Model,
     PemBundle,
@@ -34,6 +39,8 @@ from function.api.types import (
     SecretKeyRef,
     SpaceType,
     UpboundDomain,
+    UpboundId,
+    Uuid,
     space_types,
     unique_by,
 )
@@ -89,7 +96,10 @@ class Space(Model):
         "Cloud and Connected with `up org token` and the organization's token, Disconnected "
         "with each control plane's kubeconfig."
     )
-    name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = Field(
+    # A DNS label (or empty): Cloud's API host is <name>.space.mxe.upbound.io.
+    name: Annotated[
+        str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", max_length=63)
+    ] = Field(
         "",
         description="The Space's name, e.g. upbound-gcp-us-west-1. Required for Cloud, where "
         "the Space API host is <name>.space.mxe.upbound.io.",
@@ -147,7 +157,7 @@ class ControlPlaneDefaults(Model):
     crossplane: Crossplane = Field(
         Crossplane(), description="Crossplane settings of every control plane."
     )
-    protect: bool = Field(
+    protect: StrictBool = Field(
         True,
         description="Orphan, never delete, the ControlPlane (and its group) when the XR or "
         "the entry goes away. Removing an unprotected entry deletes its control plane.",
@@ -158,7 +168,7 @@ class ControlPlaneArgo(Model):
     """How Argo CD registers one control plane."""
 
     # `register` is a BaseModel attribute, hence the trailing underscore.
-    register_: bool = Field(
+    register_: StrictBool = Field(
         True,
         alias="register",
         description="Register the control plane as an Argo CD cluster (when argocd.enabled).",
@@ -185,13 +195,22 @@ class ControlPlane(Model):
         Crossplane(),
         description="Crossplane settings; unset fields come from controlPlaneDefaults.",
     )
-    protect: bool | None = Field(
+    protect: StrictBool | None = Field(
         None,
         description="Overrides controlPlaneDefaults.protect for this control plane. Removing "
         "an unprotected entry deletes its control plane.",
     )
     argocd: ControlPlaneArgo = Field(
         ControlPlaneArgo(), description="How Argo CD registers this control plane."
+    )
+
+
+class Access(Model):
+    """A team's role on a group (Upbound RBAC), granted with an ObjectRoleBinding."""
+
+    team: DnsLabel = Field(description="A team in spec.iam.teams.")
+    role: GroupRole = Field(
+        description="viewer, editor or admin: the team's Upbound RBAC role on the group."
     )
 
 
@@ -207,12 +226,30 @@ class Group(Model):
         max_length=MAX_CONTROL_PLANES_PER_GROUP,
         json_schema_extra=unique_by("name", "control plane names in a group"),
     )
+    access: list[Access] = Field(
+        default_factory=list,
+        description="Teams' roles on the group: one ObjectRoleBinding in the group's "
+        "namespace binds each team, by its Upbound ID, once the Team has one (or "
+        "spec.iam.teams[].externalName gives it). Takes effect where the Space enforces "
+        "Upbound RBAC (Cloud; self-hosted with Upbound RBAC enabled). Removing an entry "
+        "revokes the role.",
+        max_length=MAX_ACCESS,
+        json_schema_extra=unique_by("team", "teams in access"),
+    )
+    protect: StrictBool | None = Field(
+        None,
+        description="Unset: the group is protected (orphaned, never deleted) while "
+        "controlPlaneDefaults.protect is true or it holds, or ever held, a protected control "
+        "plane, removed ones included. true: always protected. false: releases the group, so "
+        "that removing it deletes its namespace and everything still in it; only allowed "
+        "when none of its control planes is protected (docs/protection.md).",
+    )
 
 
 class Argo(Model):
     """Argo CD settings of the environment."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         True, description="Register control planes with Argo CD as cluster Secrets."
     )
     namespace: DnsLabel | None = Field(
@@ -220,10 +257,7 @@ class Argo(Model):
         description="Argo CD's namespace, where the cluster Secrets go. Default: the input's, "
         "else argocd.",
     )
-    cluster_name_prefix: (
-        Annotated[str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)]
-        | None
-    ) = Field(
+    cluster_name_prefix: ClusterNamePrefix | None = Field(
         None,
         description="Prefix of Argo CD cluster names, <prefix><group>-<name>; a fixed prefix "
         "lets AppProjects and respectRBAC select them. Environments that share one Argo CD "
@@ -261,12 +295,44 @@ class Argo(Model):
     )
 
 
+_PROTECT_IAM = (
+    "Overrides spec.iam.protect for this entry. Removing an unprotected entry deletes it in "
+    "Upbound."
+)
+
+
 class Team(Model):
     """An Upbound team."""
 
     name: DnsLabel = Field(description="The team's name in the organization.")
     description: str = Field(
         "", description="Informational only: provider-upbound's Team has no description field."
+    )
+    external_name: UpboundId | None = Field(
+        None,
+        description="The Upbound ID of an existing team to adopt instead of creating one "
+        "(crossplane.io/external-name). Group access uses it at once.",
+    )
+    protect: bool | None = Field(None, description=_PROTECT_IAM)
+
+
+class TokenSecretRef(Model):
+    """The Secret a robot token is written to."""
+
+    name: DnsSubdomain = Field(description="The Secret's name.")
+    namespace: DnsLabel | None = Field(
+        None,
+        description="The Secret's namespace. A namespaced XR: only its own (the default). A "
+        "cluster-scoped XR: any; default the function input's connectionSecretNamespace.",
+    )
+
+
+class RobotToken(Model):
+    """An API token of a robot, written to a Secret (key `token`) that the function never reads."""
+
+    name: DnsLabel = Field(description="The token's name, unique per robot.")
+    secret_ref: TokenSecretRef = Field(
+        description="The Secret provider-upbound writes the token to, under key token."
     )
 
 
@@ -283,6 +349,22 @@ class Robot(Model):
         max_length=MAX_ROBOT_TEAMS,
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+    external_name: Uuid | None = Field(
+        None,
+        description="The ID (a UUID) of an existing robot to adopt instead of creating one "
+        "(crossplane.io/external-name).",
+    )
+    protect: bool | None = Field(
+        None,
+        description=_PROTECT_IAM + " Its team memberships and tokens follow it: kept when "
+        "the robot is, revoked when only they are removed.",
+    )
+    tokens: list[RobotToken] = Field(
+        default_factory=list,
+        description="API tokens of the robot, each written to a Secret.",
+        max_length=MAX_TOKENS,
+        json_schema_extra=unique_by("name", "token names of a robot"),
+    )
 
 
 class Permission(Model):
@@ -298,8 +380,8 @@ class Repository(Model):
     """An Upbound repository and the teams' permissions on it."""
 
     name: DnsLabel = Field(description="The repository's name in the organization.")
-    public: bool = Field(False, description="Anyone may pull from a public repository.")
-    publish: bool = Field(
+    public: StrictBool = Field(False, description="Anyone may pull from a public repository.")
+    publish: StrictBool = Field(
         False, description="List the repository's packages in the Upbound Marketplace."
     )
     permissions: list[Permission] = Field(
@@ -308,11 +390,22 @@ class Repository(Model):
         max_length=MAX_PERMISSIONS,
         json_schema_extra=unique_by("team", "teams in permissions"),
     )
+    protect: bool | None = Field(
+        None,
+        description=_PROTECT_IAM + " Deleting a repository deletes its packages. Its "
+        "permissions follow it.",
+    )
 
 
 class Iam(Model):
     """Upbound IAM: teams, robots and repositories, composed with provider-upbound."""
 
+    protect: bool = Field(
+        True,
+        description="Orphan, never delete, teams, robots and repositories (and what they "
+        "own) when the XR or the entry goes away. Apart from controlPlaneDefaults.protect: "
+        "these are organization-wide and a repository holds packages.",
+    )
     teams: list[Team] = Field(
         default_factory=list,
         description="Teams of the organization.",
@@ -386,9 +479,28 @@ class ControlPlaneStatus(Model):
     group: str = Field("", description="The control plane's group.")
     name: str = Field("", description="The control plane's name.")
     ready: bool = Field(False, description="Whether its ControlPlane is ready.")
-    message: str = Field("", description="Ready, or what it waits for.")
+    registered: bool = Field(
+        False,
+        description="Whether its Argo CD cluster Secret exists and is ready (false when it "
+        "is not to be registered).",
+    )
+    message: str = Field(
+        "",
+        description="Ready (the ControlPlane ready and, if it is to be registered, its Argo "
+        "CD cluster Secret too), or what it waits for.",
+    )
     server: str = Field("", description="Its API URL (Cloud, Connected, or a kubeconfig's).")
-    argo_cluster: str = Field("", description="Its Argo CD cluster name, once registered.")
+    argo_cluster: str = Field(
+        "", description="Its Argo CD cluster name, once its cluster Secret is composed."
+    )
+
+
+class AccessStatus(Model):
+    """One group's access binding: whether it is in place, or what it waits for."""
+
+    group: str = Field("", description="The group.")
+    ready: bool = Field(False, description="Whether its ObjectRoleBinding's Object is ready.")
+    message: str = Field("", description="Ready, or what it waits for (a group, a team's ID).")
 
 
 class Summary(Model):
@@ -403,9 +515,16 @@ class Summary(Model):
 
 
 class EnvironmentStatus(Model):
-    """Control planes and counts, written by the function; Crossplane adds conditions."""
+    """Control planes and counts, written by the function.
+
+    Conditions beside Crossplane's Ready and Synced: ControlPlanesReady, ClustersRegistered
+    and IAMReady, each True when everything of its concern is ready and nothing waits.
+    """
 
     control_planes: list[ControlPlaneStatus] = Field(
         default_factory=list, description="Every control plane, by group then name."
+    )
+    access: list[AccessStatus] = Field(
+        default_factory=list, description="Every group with access, by name."
     )
     summary: Summary = Field(Summary(), description="Counts of what the environment holds.")

@@ -6,17 +6,17 @@ hack/generate.py writes package/input/'s CRD and the input part of docs/referenc
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from function.api.types import (
     ArgoCredentials,
+    ClusterNamePrefix,
     DnsLabel,
     Model,
     ProviderConfigs,
     SecretKeyRef,
     UpboundDomain,
+    WholeNumber,
 )
 
 
@@ -24,9 +24,9 @@ class InputArgo(Model):
     """Composition-level Argo CD defaults."""
 
     namespace: DnsLabel = Field("argocd", description="Argo CD's namespace.")
-    cluster_name_prefix: Annotated[
-        str, StringConstraints(pattern=r"^([a-z0-9][-a-z0-9.]*)?$", max_length=200)
-    ] = Field("controlplane-", description="Prefix of Argo CD cluster names.")
+    cluster_name_prefix: ClusterNamePrefix = Field(
+        "controlplane-", description="Prefix of Argo CD cluster names."
+    )
     credentials: ArgoCredentials | None = Field(
         None,
         description="Environment (Argo CD's own UP_TOKEN; the default) or ClusterSecret "
@@ -46,10 +46,10 @@ class InputArgo(Model):
 class Ttl(Model):
     """How long Crossplane may wait before calling the function again."""
 
-    ready_seconds: int = Field(
+    ready_seconds: WholeNumber = Field(
         600, ge=1, le=86400, description="Seconds until the next call when nothing waits."
     )
-    waiting_seconds: int = Field(
+    waiting_seconds: WholeNumber = Field(
         15, ge=1, le=3600, description="Seconds until the next call while something waits."
     )
 

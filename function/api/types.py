@@ -15,7 +15,14 @@ import re
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -30,9 +37,36 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max
 DnsSubdomain = Annotated[
     str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)
 ]
-LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)]
+
+
+def _label_key(value: str) -> str:
+    """A label key's prefix is a DNS subdomain of at most 253 characters (its name: 63)."""
+    prefix, _, _ = value.rpartition("/")
+    if len(prefix) > 253:
+        msg = "must be a Kubernetes label key: its prefix (before '/') has at most 253 characters"
+        raise ValueError(msg)
+    return value
+
+
+LabelKey = Annotated[
+    str, StringConstraints(pattern=LABEL_KEY, max_length=317), AfterValidator(_label_key)
+]
+# A prefix of names `<prefix><group>-<name>` that are DNS-1123 subdomains: whole labels, each
+# followed by a dot, then the start of one more label (which may end in '-'), or nothing.
+CLUSTER_NAME_PREFIX = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*([a-z0-9][-a-z0-9]*)?$"
+ClusterNamePrefix = Annotated[str, StringConstraints(pattern=CLUSTER_NAME_PREFIX, max_length=200)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 Labels = dict[LabelKey, LabelValue]
+
+
+def _whole(value: Any) -> Any:
+    """A protobuf Struct carries every number as a float: 60.0 is the integer 60."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as the schema's `type: integer` takes it: no "60", no true, no 60.5. Booleans are
+# StrictBool for the same reason: the XRD rejects "false", "no" and 0, so parse() does too.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
 # Upbound versions look like 1.20.1-up.1; the Spaces API rejects a leading 'v'.
 CrossplaneVersion = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9A-Za-z.+-]*$")]
 NO_LEADING_V: dict[str, Any] = {
@@ -48,6 +82,15 @@ BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
 Channel = Literal["None", "Patch", "Stable", "Rapid"]
 SpaceType = Literal["Cloud", "Connected", "Disconnected"]
 RepositoryPermission = Literal["admin", "read", "write", "view"]
+GroupRole = Literal["viewer", "editor", "admin"]
+# An ObjectRoleBinding subject's name, a team's Upbound ID: 2-100 letters, digits and single
+# inner dashes. The CRD writes it as ^([a-zA-Z0-9]+-?)+[a-zA-Z0-9]$, which backtracks
+# exponentially on a near miss in Python's `re`; this equivalent (with the length) does not.
+UPBOUND_ID = r"^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$"
+UpboundId = Annotated[str, StringConstraints(pattern=UPBOUND_ID, min_length=2, max_length=100)]
+# provider-upbound parses a Robot's external name as a UUID.
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Uuid = Annotated[str, StringConstraints(pattern=UUID)]
 # How Argo CD gets the Upbound token for `up org token` (docs/credentials.md).
 ArgoCredentials = Literal["Environment", "ClusterSecret"]
 # The root Upbound domain that `up` talks to (its UP_DOMAIN), as an https URL.
@@ -76,6 +119,8 @@ MAX_CONTROL_PLANES_PER_GROUP = 100
 MAX_IAM_ENTRIES = 200
 MAX_PERMISSIONS = 50
 MAX_ROBOT_TEAMS = 50
+MAX_ACCESS = 50
+MAX_TOKENS = 20
 
 
 def unique_by(key: str, what: str) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from function.api.types import ARGO_SECRET_TYPE_LABEL, DEFAULT_UPBOUND_DOMAIN
 from function.compose import controlplanes, ingress
 from function.compose.common import ArgoCluster, Composition, Context, Desired, Waiting
 from function.credentials import KUBECONFIG_KEY, CredentialError, parse_kubeconfig
-from function.naming import resource_name
-from function.resolve import ARGO_SECRET_HASH_LENGTH, Environment, ResolvedControlPlane
+from function.naming import ARGO_SECRET_HASH_LENGTH, resource_name
+from function.resolve import Environment, ResolvedControlPlane
 
 KIND = "argocd-cluster"
 _HASHED = re.compile(f"-[0-9a-f]{{{ARGO_SECRET_HASH_LENGTH}}}")

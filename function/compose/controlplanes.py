@@ -5,7 +5,7 @@ from typing import Any
 from function.compose import groups
 from function.compose.common import Composition, Context, Waiting
 from function.credentials import KUBECONFIG_KEY
-from function.naming import metadata_name, resource_name
+from function.naming import resource_name
 from function.resolve import ResolvedControlPlane
 
 KIND = "controlplane"
@@ -14,6 +14,11 @@ KIND = "controlplane"
 def name_of(cp: ResolvedControlPlane) -> str:
     """The composition resource name of a control plane's Object."""
     return resource_name(KIND, cp.group, cp.name)
+
+
+def kind_in(group: str) -> str:
+    """The prefix of the composition resource names of a group's control planes."""
+    return resource_name(KIND, group)
 
 
 def kubeconfig_secret(cp: ResolvedControlPlane) -> str:
@@ -79,6 +84,6 @@ def _kubeconfig_connection(ctx: Context, cp: ResolvedControlPlane) -> dict[str, 
             }
         ],
         "writeConnectionSecretToRef": ctx.flavour.connection_secret_ref(
-            metadata_name(ctx.env.xr_name, name_of(cp))
+            ctx.metadata_name(name_of(cp))
         ),
     }

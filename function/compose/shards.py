@@ -17,13 +17,13 @@ environment does this itself (`_hand_over`); back from the group, it sets the gr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from function.compose import argocd, controlplanes, groups, ingress
+from function.compose import access, argocd, controlplanes, groups, ingress
 from function.compose.argocd import server_url
-from function.compose.common import Composition, Context, Desired, Waiting, metadata_name
+from function.compose.common import Composition, Context, Desired, Waiting
 from function.flavour import flavour_of, is_protected
 from function.naming import resource_name
 from function.observed import Observed
@@ -33,14 +33,14 @@ Builder = Callable[[Context], Composition]
 KIND = "controlplanegroup"
 API_VERSION = "platform.upbound.io/v1alpha1"
 # The kinds a ControlPlaneGroup composes: what moves between it and its environment.
-GROUP_KINDS = frozenset({groups.KIND, controlplanes.KIND, argocd.KIND})
+GROUP_KINDS = frozenset({groups.KIND, controlplanes.KIND, argocd.KIND, access.KIND})
 # Auto shards above ENGAGE control planes and stays sharded above STAY (docs/sharding.md).
 AUTO_ENGAGE = 500
 AUTO_STAY = 400
 # The fields of a ControlPlaneGroup's spec that the environment writes (not Crossplane's).
 _SPEC_FIELDS = frozenset(
     {"environment", "organization", "space", "providerConfigs", "controlPlaneDefaults"}
-    | {"argocd", "group", "ingress", "release"}
+    | {"argocd", "group", "ingress", "release", "teamIds"}
 )
 _STATUS_STRINGS = ("message", "server", "argoCluster")
 
@@ -51,8 +51,13 @@ def name_of(group: str) -> str:
 
 
 def group_of(name: str) -> str:
-    """The group a composition resource name belongs to (`controlplane.dev.ctp1`: dev)."""
-    return name.split(".", 2)[1]
+    """The group a composition resource name belongs to (`controlplane.dev.ctp1`: dev).
+
+    "" for a name without one: Crossplane sends back whatever names it was given, and an
+    observed `access` (no group) must not crash the call.
+    """
+    parts = name.split(".", 2)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def sharded(env: Environment, observed: Observed) -> bool:
@@ -140,7 +145,7 @@ def _children(ctx: Context, shard: bool) -> Composition:
             reason = f"waiting for the environment to let go of group {group.name}'s resources"
             out.waiting.append(Waiting(name, reason))
             continue
-        out.desired.append(_child(ctx, name, child_spec(env, group, found)))
+        out.desired.append(_child(ctx, name, child_spec(env, group, found, ctx.team_ids)))
         out.reported.update(_reported(ctx, name, group))
     for name in observed.names(KIND):
         group_name = group_of(name)
@@ -152,7 +157,11 @@ def _children(ctx: Context, shard: bool) -> Composition:
                 out.reported.update(_reported(ctx, name, listed))
             if _released(ctx, name):
                 continue
-            spec = child_spec(env, listed, found) if listed else _observed_spec(ctx, name)
+            spec = (
+                child_spec(env, listed, found, ctx.team_ids)
+                if listed
+                else _observed_spec(ctx, name)
+            )
             out.desired.append(_child(ctx, name, {**spec, "release": True}))
             reason = f"moving group {group_name} back from its ControlPlaneGroup: orphaning first"
             out.waiting.append(Waiting(name, reason))
@@ -166,14 +175,17 @@ def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
     resource = {
         "apiVersion": API_VERSION,
         "kind": GROUP_KIND,
-        "metadata": ctx.flavour.metadata(metadata_name(ctx.env.xr_name, name)),
+        "metadata": ctx.flavour.metadata(ctx.metadata_name(name)),
         "spec": spec,
     }
     return Desired(name, resource, ctx.observed.ready(name))
 
 
 def child_spec(
-    env: Environment, group: ResolvedGroup, found: ingress.Ingress | None = None
+    env: Environment,
+    group: ResolvedGroup,
+    found: ingress.Ingress | None = None,
+    team_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The spec of a group's ControlPlaneGroup: the environment's resolved settings, one group.
 
@@ -217,6 +229,10 @@ def child_spec(
     }
     if found is not None:
         spec["ingress"] = {"host": found.host, "caBundle": found.ca_bundle}
+    ids = team_ids or {}
+    known = {a.team: ids[a.team] for a in group.access if a.team in ids}
+    if known:
+        spec["teamIds"] = known
     return spec
 
 
@@ -256,6 +272,7 @@ def _reported(ctx: Context, name: str, group: ResolvedGroup) -> dict[tuple[str, 
             "group": cp.group,
             "name": cp.name,
             "ready": entry.get("ready") is True,
+            "registered": entry.get("registered") is True,
             **{k: v if isinstance(v := entry.get(k), str) else "" for k in _STATUS_STRINGS},
         }
     return out
