@@ -96,6 +96,14 @@ class ControlPlaneGroupSpec(Model):
         "knows (its Teams are the environment's): the group's ObjectRoleBinding binds them; "
         "a team without one waits.",
     )
+    held_protected: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="The protected control planes the group holds or held (orphaned ones "
+        "included), as the environment recorded them: the group's Namespace stays "
+        "protected while any may live in it, across moves between the environment and "
+        "this XR (docs/protection.md).",
+    )
 
 
 class ControlPlaneGroupStatus(Model):

@@ -18,6 +18,7 @@ environment does this itself (`_hand_over`); back from the group, it sets the gr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -40,7 +41,7 @@ AUTO_STAY = 400
 # The fields of a ControlPlaneGroup's spec that the environment writes (not Crossplane's).
 _SPEC_FIELDS = frozenset(
     {"environment", "organization", "space", "providerConfigs", "controlPlaneDefaults"}
-    | {"argocd", "group", "ingress", "release", "teamIds"}
+    | {"argocd", "group", "ingress", "release", "teamIds", "heldProtected"}
 )
 _STATUS_STRINGS = ("message", "server", "argoCluster")
 
@@ -135,12 +136,17 @@ def _children(ctx: Context, shard: bool) -> Composition:
     found = space if isinstance(space, ingress.Ingress) else None
     for group in wanted.values():
         name = name_of(group.name)
-        # An observed group is never dropped here: that would delete what it composed.
-        if group.name in in_hand and not observed.exists(name):
+        spec = child_spec(env, group, found, ctx.team_ids, _record(ctx, group))
+        if group.name in in_hand:
+            # Created (or kept) releasing, so composing nothing new, while the environment
+            # lets go: it carries the group's record from the call the environment drops
+            # the group's Object on, and a group observed is never dropped (that would
+            # delete what it composed).
+            out.desired.append(_child(ctx, name, {**spec, "release": True}))
             reason = f"waiting for the environment to let go of group {group.name}'s resources"
             out.waiting.append(Waiting(name, reason))
             continue
-        out.desired.append(_child(ctx, name, child_spec(env, group, found, ctx.team_ids)))
+        out.desired.append(_child(ctx, name, spec))
         out.reported.update(_reported(ctx, name, group))
     for name in observed.names(KIND):
         group_name = group_of(name)
@@ -153,7 +159,7 @@ def _children(ctx: Context, shard: bool) -> Composition:
             if _released(ctx, name):
                 continue
             spec = (
-                child_spec(env, listed, found, ctx.team_ids)
+                child_spec(env, listed, found, ctx.team_ids, _record(ctx, listed))
                 if listed
                 else _observed_spec(ctx, name)
             )
@@ -163,6 +169,18 @@ def _children(ctx: Context, shard: bool) -> Composition:
         # Sharded and no longer in the spec: dropped, so Crossplane deletes the group as an
         # unsharded environment would (what it protects, it orphans).
     return out
+
+
+def _record(ctx: Context, group: ResolvedGroup) -> frozenset[str]:
+    """The protected control planes a group's ControlPlaneGroup carries (spec.heldProtected).
+
+    The group's record as the environment observes it (its own group Object while it holds
+    it, control planes observed protected) and as the observed ControlPlaneGroup carries it,
+    so that the record outlives the call on which the group's Object changes hands.
+    """
+    carried = ctx.observed.spec(name_of(group.name)).get("heldProtected")
+    names = carried if isinstance(carried, list) else []
+    return groups.held_protected(ctx, group, {n for n in names if isinstance(n, str) and n})
 
 
 def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
@@ -181,6 +199,7 @@ def child_spec(
     group: ResolvedGroup,
     found: ingress.Ingress | None = None,
     team_ids: Mapping[str, str] | None = None,
+    held: AbstractSet[str] = frozenset(),
 ) -> dict[str, Any]:
     """The spec of a group's ControlPlaneGroup: the environment's resolved settings, one group.
 
@@ -189,7 +208,8 @@ def child_spec(
     does (else both read the function input's, or the default in their namespace), so that
     the same rules (function/validate.py token_secret_problems) hold for it. What the
     environment knows and the group cannot observe is added here: the Space's ingress as
-    discovered (`found`), and team IDs for access bindings.
+    discovered (`found`), team IDs for access bindings, and the group's record of the
+    protected control planes it holds or held (`held`).
     """
     argo = env.argocd
     argocd: dict[str, Any] = {
@@ -228,6 +248,8 @@ def child_spec(
     known = {a.team: ids[a.team] for a in group.access if a.team in ids}
     if known:
         spec["teamIds"] = known
+    if held:
+        spec["heldProtected"] = sorted(held)
     return spec
 
 
