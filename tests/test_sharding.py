@@ -170,7 +170,7 @@ def test_auto_shards_past_the_threshold_and_keeps_sharding_above_the_lower_one(
     assert deleted == [("Secret", "controlplane-dev-ctp2"), ("Secret", "controlplane-prod-ctp2")]
 
 
-def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orphan() -> None:
+def test_a_group_composes_valid_resources_and_reports_released_once_it_let_go_of_all() -> None:
     world = World(f.xr(_spec("unprotected", "Enabled")))
     world.converge()
     for group in world.groups.values():  # tests/test_api_schemas.py checks the XR itself
@@ -182,6 +182,10 @@ def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orp
     for group in world.groups.values():
         assert group.body["spec"]["release"] is True
         assert group.body["status"]["released"] is False  # not observed orphaning yet
+    world.round()  # they drop what is orphaning: Crossplane deletes the MRs only
+    for group in world.groups.values():
+        assert group.body["status"]["released"] is False
+        assert group.observed == {}
     world.round()
     for group in world.groups.values():
         assert group.body["status"]["released"] is True
@@ -313,13 +317,18 @@ def test_a_group_is_dropped_only_once_asked_to_release_and_reporting_it_did() ->
     xr = f.xr(_spec("unprotected", "Disabled"))
     env = parse(xr, None)
     spec = shards.child_spec(env, env.groups[0])
-    for asked, reported, dropped in [
-        (False, True, False),
-        (True, False, False),
-        (True, True, True),
+    settled = f.settle(xr)[1]
+    # Released, it stays until the environment observes the group's Object it composes
+    # again: the group's record crosses on that.
+    for asked, reported, taken_back, dropped in [
+        (False, True, True, False),
+        (True, False, True, False),
+        (True, True, False, False),
+        (True, True, True, True),
     ]:
         group = _group_resource({**spec, "release": asked}, {"released": reported})
-        rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group}))
+        mine = {"group.dev": settled["group.dev"]} if taken_back else {}
+        rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group, **mine}))
         assert ("controlplanegroup.dev" not in rsp.desired.resources) == dropped
 
 

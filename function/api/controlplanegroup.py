@@ -116,6 +116,12 @@ class ControlPlaneGroupStatus(Model):
         default_factory=list, description="The group's access binding, if it has access."
     )
     summary: Summary = Field(Summary(), description="Counts of what the group holds.")
+    held_protected: list[str] = Field(
+        default_factory=list,
+        description="The group's record of the protected control planes it holds or held, "
+        "as on its Namespace's Object: the environment carries it when it takes the group "
+        "back.",
+    )
     released: bool = Field(
         False,
         description="True once, with spec.release, every composed resource is observed "

@@ -24,8 +24,15 @@ from typing import Any
 
 from function.compose import access, argocd, controlplanes, groups, ingress
 from function.compose.argocd import server_url
-from function.compose.common import Composition, Context, Desired, Waiting
-from function.flavour import flavour_of, is_protected
+from function.compose.common import (
+    HOLDS_PROTECTED_ANNOTATION,
+    Composition,
+    Context,
+    Desired,
+    Waiting,
+    read_record,
+)
+from function.flavour import is_protected
 from function.naming import resource_name
 from function.observed import Observed
 from function.resolve import GROUP_KIND, Environment, ResolvedGroup
@@ -75,7 +82,7 @@ def own_groups(env: Environment, observed: Observed) -> tuple[ResolvedGroup, ...
         return env.groups
     if sharded(env, observed):
         return ()
-    held = {group_of(n) for n in observed.names(KIND)}
+    held = {group_of(n) for n in observed.names(KIND) if not _released(observed, n)}
     return tuple(g for g in env.groups if g.name not in held)
 
 
@@ -93,7 +100,9 @@ def compose_environment(
     moving = {g.name for g in env.groups} if shard else set()
     local = replace(
         ctx,
-        env=replace(env, groups=own_groups(env, observed)),
+        env=replace(
+            env, groups=tuple(_with_carried(observed, g) for g in own_groups(env, observed))
+        ),
         observed=observed.without(lambda n: _kind(n) in GROUP_KINDS and group_of(n) in moving),
     )
     out = Composition()
@@ -104,6 +113,20 @@ def compose_environment(
     out += _hand_over(ctx, moving)
     out += _children(ctx, shard)
     return out
+
+
+def _with_carried(observed: Observed, group: ResolvedGroup) -> ResolvedGroup:
+    """A group taken back from its ControlPlaneGroup, with the record that one carries."""
+    return replace(group, carried=group.carried | _carried(observed, name_of(group.name)))
+
+
+def _carried(observed: Observed, name: str) -> frozenset[str]:
+    """The record an observed ControlPlaneGroup carries: its spec's and its status's."""
+    names: set[str] = set()
+    for part in (observed.spec(name), observed.status(name)):
+        listed = part.get("heldProtected")
+        names |= {n for n in (listed if isinstance(listed, list) else []) if isinstance(n, str)}
+    return frozenset(names - {""})
 
 
 def _kind(name: str) -> str:
@@ -152,12 +175,17 @@ def _children(ctx: Context, shard: bool) -> Composition:
         group_name = group_of(name)
         if group_name in wanted:
             continue
-        if not shard:  # moving back: the group orphans everything, then it may go
+        if not shard:  # moving back: the group orphans and drops everything, then it may go
             listed = next((g for g in env.groups if g.name == group_name), None)
+            if _released(observed, name):
+                # Kept (releasing, composing nothing) until the environment observes the
+                # group's Object it composes again: the record crosses the move on it.
+                if listed is not None and not observed.exists(groups.name_of(group_name)):
+                    spec = child_spec(env, listed, found, ctx.team_ids, _record(ctx, listed))
+                    out.desired.append(_child(ctx, name, {**spec, "release": True}))
+                continue
             if listed is not None:
                 out.reported.update(_reported(ctx, name, listed))
-            if _released(ctx, name):
-                continue
             spec = (
                 child_spec(env, listed, found, ctx.team_ids, _record(ctx, listed))
                 if listed
@@ -178,9 +206,7 @@ def _record(ctx: Context, group: ResolvedGroup) -> frozenset[str]:
     it, control planes observed protected) and as the observed ControlPlaneGroup carries it,
     so that the record outlives the call on which the group's Object changes hands.
     """
-    carried = ctx.observed.spec(name_of(group.name)).get("heldProtected")
-    names = carried if isinstance(carried, list) else []
-    return groups.held_protected(ctx, group, {n for n in names if isinstance(n, str) and n})
+    return groups.held_protected(ctx, group, _carried(ctx.observed, name_of(group.name)))
 
 
 def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
@@ -253,9 +279,8 @@ def child_spec(
     return spec
 
 
-def _released(ctx: Context, name: str) -> bool:
+def _released(observed: Observed, name: str) -> bool:
     """Whether a ControlPlaneGroup was asked to release its resources and reports it did."""
-    observed = ctx.observed
     return observed.spec(name).get("release") is True and (
         observed.status(name).get("released") is True
     )
@@ -296,22 +321,33 @@ def _reported(ctx: Context, name: str, group: ResolvedGroup) -> dict[tuple[str, 
 
 
 def release(ctx: Context, out: Composition) -> Composition:
-    """A releasing ControlPlaneGroup's composition: what exists, orphaning; nothing new."""
+    """A releasing ControlPlaneGroup's composition: what exists, orphaning; nothing new.
+
+    What is observed orphaning already is dropped: Crossplane deletes the managed resource
+    only, and the environment may compose the same one once nothing is left here.
+    """
     kept = Composition(warnings=out.warnings, clusters=out.clusters)
     for desired in out.desired:
         if not ctx.observed.exists(desired.name):
             continue
+        if is_protected(ctx.flavour, ctx.observed.spec(desired.name)):
+            continue
         spec = {**desired.resource["spec"], **ctx.flavour.protection(True)}
         kept.desired.append(replace(desired, resource={**desired.resource, "spec": spec}))
-        if not is_protected(ctx.flavour, ctx.observed.spec(desired.name)):
-            reason = "moving back to the UpboundEnvironment: orphaning it first"
-            kept.waiting.append(Waiting(desired.name, reason))
+        reason = "moving back to the UpboundEnvironment: orphaning it first"
+        kept.waiting.append(Waiting(desired.name, reason))
     return kept
 
 
 def released(env: Environment, observed: Observed) -> bool:
-    """Whether a releasing ControlPlaneGroup observes everything it composed orphaning."""
-    flavour = flavour_of(env)
-    return env.release and all(
-        is_protected(flavour, observed.spec(n)) for n in observed.all_names()
-    )
+    """Whether a releasing ControlPlaneGroup has let go of everything it composed."""
+    return env.release and next(iter(observed.all_names()), None) is None
+
+
+def held_record(out: Composition) -> list[str]:
+    """The record on a ControlPlaneGroup's desired group Object, for its status.heldProtected."""
+    for desired in out.desired:
+        if desired.name.startswith(f"{groups.KIND}."):
+            annotations = desired.resource["metadata"].get("annotations") or {}
+            return sorted(read_record(annotations.get(HOLDS_PROTECTED_ANNOTATION, "")))
+    return []
