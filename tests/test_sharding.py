@@ -16,6 +16,7 @@ from crossplane.function import resource
 
 from function.compose import shards
 from function.compose.common import PROTECT_ANNOTATION
+from function.flavour import is_protected
 from function.resolve import parse
 from tests import factories as f
 from tests.schemas import assert_valid
@@ -357,3 +358,50 @@ def test_a_sharded_group_binds_its_teams_by_the_ids_its_environment_observed(
     assert {s["name"] for s in subjects} == {ids["platform"], ids["app-team"]}
     assert "access.dev" not in world.environment.observed
     assert dev.body["status"]["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]
+
+
+def _unprotected_dev_desired(world: World, since: int) -> list[str]:
+    """Each call since `since` in which an XR desired group dev's Object unprotected."""
+    found = []
+    for req, rsp in world.calls[since:]:
+        xr = resource.struct_to_dict(req.observed.composite.resource)["metadata"]["name"]
+        for name, body in f.desired(rsp).items():
+            if name == "group.dev" and not is_protected(world.flavour, body["spec"]):
+                found.append(f"{xr}: {name}")
+    return found
+
+
+@FLAVOURS
+@pytest.mark.parametrize("start", ["Disabled", "Enabled"], ids=["to-groups", "from-groups"])
+def test_a_group_holding_an_orphaned_protected_control_plane_stays_protected_across_a_move(
+    namespace: str | None, start: str
+) -> None:
+    """Issue 9 meets issue 12. Unprotected by default, dev holds `keep`, protected, which is
+    then removed from the spec (orphaned; the group's Object records it). The group moves
+    between the environment and its ControlPlaneGroup, whose new owner observes neither the
+    group's Object nor `keep`'s: the record crosses with the group (spec.heldProtected,
+    status.heldProtected), so no call ever composes the Namespace unprotected, and removing
+    the group afterwards orphans the Namespace rather than deleting it (and `keep` in it)."""
+    spec = _spec("unprotected", start)
+    spec["groups"][0]["controlPlanes"].append({"name": "keep", "protect": True})
+    world = World(f.xr(spec, namespace=namespace))
+    world.converge()
+    spec = _spec("unprotected", start)  # keep removed: orphaned, the group still holds it
+    world.edit(spec)
+    world.converge()  # (keep's Argo CD cluster Secret goes: it is no longer registered)
+    since, gone = len(world.calls), len(world.deleted)
+    moved = "Enabled" if start == "Disabled" else "Disabled"
+    world.edit(_spec("unprotected", moved))
+    world.converge()
+    assert _unprotected_dev_desired(world, since) == []
+    assert world.conflicts == []
+    assert world.deleted[gone:] == []
+    spec = _spec("unprotected", moved)
+    del spec["groups"][0]
+    world.edit(spec)
+    world.converge()
+    assert _unprotected_dev_desired(world, since) == []
+    deleted = world.deleted[gone:]
+    assert ("Namespace", "", "dev") not in deleted, "keep's Namespace is orphaned, not deleted"
+    assert ("Namespace", "", "dev") in world.externals
+    assert ("ControlPlane", "dev", "ctp1") in deleted, "unprotected control planes still go"
