@@ -141,7 +141,10 @@ def test_an_unusable_kubeconfig_is_reported_on_its_control_plane(
     desired = f.desired(rsp)
     assert desired == settled, "the cluster Secret stays as it was; the rest composes"
     assert "other-token" not in str(rsp) and f.KUBECONFIG_TOKEN not in str(rsp.results)
-    assert status_of(rsp, "dev", "ctp1")["message"].startswith("waiting for a usable kubeconfig")
+    message = status_of(rsp, "dev", "ctp1")["message"]
+    assert message.startswith(
+        "ControlPlane ready; Argo CD cluster Secret: waiting for a usable kubeconfig"
+    )
 
 
 def observed_with(
@@ -338,3 +341,13 @@ def test_ttl_seconds_are_whole_numbers(debug_server: Server, value: Any, ok: boo
     else:
         (problem,) = fatal_problems(rsp)
         assert problem.startswith("input.ttl.readySeconds: must be a whole number")
+
+
+@pytest.mark.parametrize("name", ["access", "group", "controlplane", "controlplanegroup"])
+def test_an_observed_name_without_a_group_does_not_crash(name: str) -> None:
+    """Found by the thorough property profile: an observed `access` made an IndexError."""
+    observed = {n: f.observed_resource(n) for n in ("group.dev", "controlplane.dev.ctp1")}
+    observed[name] = fnv1.Resource(resource=resource.dict_to_struct({}))
+    rsp = f.run(f.request(f.xr(), observed=observed))
+    assert not any("internal error" in r.message for r in rsp.results)
+    assert "group.dev" in rsp.desired.resources

@@ -59,8 +59,13 @@ def name_of(group: str) -> str:
 
 
 def group_of(name: str) -> str:
-    """The group a composition resource name belongs to (`controlplane.dev.ctp1`: dev)."""
-    return name.split(".", 2)[1]
+    """The group a composition resource name belongs to (`controlplane.dev.ctp1`: dev).
+
+    "" for a name without one: Crossplane sends back whatever names it was given, and an
+    observed `access` (no group) must not crash the call.
+    """
+    parts = name.split(".", 2)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def sharded(env: Environment, observed: Observed) -> bool:
