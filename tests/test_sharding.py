@@ -14,6 +14,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
+from function.api.controlplanegroup import ControlPlaneGroupSpec
 from function.compose import shards
 from function.compose.common import PROTECT_ANNOTATION
 from function.flavour import is_protected
@@ -405,3 +406,23 @@ def test_a_group_holding_an_orphaned_protected_control_plane_stays_protected_acr
     assert ("Namespace", "", "dev") not in deleted, "keep's Namespace is orphaned, not deleted"
     assert ("Namespace", "", "dev") in world.externals
     assert ("ControlPlane", "dev", "ctp1") in deleted, "unprotected control planes still go"
+
+
+def test_a_group_record_is_read_defensively_and_stays_bounded() -> None:
+    """Anyone who may write a ControlPlaneGroup's status could write anything there: what is
+    not a name is ignored, and a record past the annotation's limit becomes `*` (still
+    protected), so the group's spec stays within its schema."""
+    xr = f.xr(_spec("unprotected", "Enabled"))
+    env = parse(xr, None)
+    spec = shards.child_spec(env, env.groups[0])
+    for status, expected in [
+        ({"heldProtected": "keep"}, None),
+        ({"heldProtected": [1, None, "", {"a": "b"}]}, None),
+        ({"heldProtected": ["keep", 7]}, ["keep"]),
+        ({"heldProtected": [f"cp{i:05}" for i in range(2000)]}, ["*"]),
+    ]:
+        observed = {"controlplanegroup.dev": _group_resource(spec, status)}
+        rsp = f.run(f.request(xr, observed=observed))
+        desired = f.desired(rsp)["controlplanegroup.dev"]
+        assert desired["spec"].get("heldProtected") == expected
+        ControlPlaneGroupSpec.model_validate(desired["spec"])

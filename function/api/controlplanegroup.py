@@ -98,11 +98,10 @@ class ControlPlaneGroupSpec(Model):
     )
     held_protected: list[str] = Field(
         default_factory=list,
-        max_length=1000,
         description="The protected control planes the group holds or held (orphaned ones "
         "included), as the environment recorded them: the group's Namespace stays "
         "protected while any may live in it, across moves between the environment and "
-        "this XR (docs/protection.md).",
+        "this XR (docs/protection.md). `*` stands for names past the record's 8 KiB.",
     )
 
 

@@ -31,6 +31,7 @@ from function.compose.common import (
     Desired,
     Waiting,
     read_record,
+    write_record,
 )
 from function.flavour import is_protected
 from function.naming import resource_name
@@ -279,8 +280,8 @@ def child_spec(
     known = {a.team: ids[a.team] for a in group.access if a.team in ids}
     if known:
         spec["teamIds"] = known
-    if held:
-        spec["heldProtected"] = sorted(held)
+    if held:  # as bounded as the annotation: past its limit, UNLISTED (still protected)
+        spec["heldProtected"] = sorted(read_record(write_record(held)))
     return spec
 
 
