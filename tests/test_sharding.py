@@ -415,12 +415,13 @@ def test_a_group_record_is_read_defensively_and_stays_bounded() -> None:
     xr = f.xr(_spec("unprotected", "Enabled"))
     env = parse(xr, None)
     spec = shards.child_spec(env, env.groups[0])
-    for status, expected in [
+    cases: list[tuple[dict[str, Any], list[str] | None]] = [
         ({"heldProtected": "keep"}, None),
         ({"heldProtected": [1, None, "", {"a": "b"}]}, None),
         ({"heldProtected": ["keep", 7]}, ["keep"]),
         ({"heldProtected": [f"cp{i:05}" for i in range(2000)]}, ["*"]),
-    ]:
+    ]
+    for status, expected in cases:
         observed = {"controlplanegroup.dev": _group_resource(spec, status)}
         rsp = f.run(f.request(xr, observed=observed))
         desired = f.desired(rsp)["controlplanegroup.dev"]
