@@ -127,6 +127,9 @@ class ResolvedGroup:
     released: bool
     source: Group  # as the spec wrote it: what a ControlPlaneGroup of it carries
     access: tuple[Access, ...] = ()  # sorted by team
+    # The protected control planes a ControlPlaneGroup's spec says the group held before it
+    # came to it (spec.heldProtected): its record carried across the move.
+    carried: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,7 +445,10 @@ def _resolve_group(
 ) -> Environment:
     """The Environment of a ControlPlaneGroup: its environment's settings and its one group."""
     env = _resolve(xr, settings, inp)
-    groups = _resolve_groups(spec.control_plane_defaults, {"spec.group": spec.group})
+    groups = tuple(
+        replace(g, carried=frozenset(spec.held_protected))
+        for g in _resolve_groups(spec.control_plane_defaults, {"spec.group": spec.group})
+    )
     ingress = (spec.ingress.host, spec.ingress.ca_bundle) if spec.ingress else None
     return replace(
         env,

@@ -90,6 +90,7 @@ def write(
     }
     if env.xr_kind == GROUP_KIND:
         written["released"] = shards.released(env, observed)
+        written["heldProtected"] = shards.held_record(out)
     structs.write(xr_status.struct_value, written)
     parts = by_concern(out)
     response.set_conditions(

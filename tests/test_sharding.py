@@ -14,8 +14,10 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import resource
 
+from function.api.controlplanegroup import ControlPlaneGroupSpec
 from function.compose import shards
 from function.compose.common import PROTECT_ANNOTATION
+from function.flavour import is_protected
 from function.resolve import parse
 from tests import factories as f
 from tests.schemas import assert_valid
@@ -170,7 +172,7 @@ def test_auto_shards_past_the_threshold_and_keeps_sharding_above_the_lower_one(
     assert deleted == [("Secret", "controlplane-dev-ctp2"), ("Secret", "controlplane-prod-ctp2")]
 
 
-def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orphan() -> None:
+def test_a_group_composes_valid_resources_and_reports_released_once_it_let_go_of_all() -> None:
     world = World(f.xr(_spec("unprotected", "Enabled")))
     world.converge()
     for group in world.groups.values():  # tests/test_api_schemas.py checks the XR itself
@@ -182,6 +184,10 @@ def test_a_group_composes_valid_resources_and_reports_released_only_when_all_orp
     for group in world.groups.values():
         assert group.body["spec"]["release"] is True
         assert group.body["status"]["released"] is False  # not observed orphaning yet
+    world.round()  # they drop what is orphaning: Crossplane deletes the MRs only
+    for group in world.groups.values():
+        assert group.body["status"]["released"] is False
+        assert group.observed == {}
     world.round()
     for group in world.groups.values():
         assert group.body["status"]["released"] is True
@@ -304,20 +310,27 @@ def test_an_observed_group_is_never_dropped_while_the_environment_holds_its_obje
     observed["controlplanegroup.dev"] = _group_resource(shards.child_spec(env, env.groups[0]), {})
     rsp = f.run(f.request(xr, observed=observed))
     assert "controlplanegroup.dev" in rsp.desired.resources
-    assert "controlplanegroup.prod" not in rsp.desired.resources  # prod's Objects move first
+    # prod's Objects move first: its group composes nothing new until they have.
+    prod = resource.struct_to_dict(rsp.desired.resources["controlplanegroup.prod"].resource)
+    assert prod["spec"]["release"] is True
 
 
 def test_a_group_is_dropped_only_once_asked_to_release_and_reporting_it_did() -> None:
     xr = f.xr(_spec("unprotected", "Disabled"))
     env = parse(xr, None)
     spec = shards.child_spec(env, env.groups[0])
-    for asked, reported, dropped in [
-        (False, True, False),
-        (True, False, False),
-        (True, True, True),
+    settled = f.settle(xr)[1]
+    # Released, it stays until the environment observes the group's Object it composes
+    # again: the group's record crosses on that.
+    for asked, reported, taken_back, dropped in [
+        (False, True, True, False),
+        (True, False, True, False),
+        (True, True, False, False),
+        (True, True, True, True),
     ]:
         group = _group_resource({**spec, "release": asked}, {"released": reported})
-        rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group}))
+        mine = {"group.dev": settled["group.dev"]} if taken_back else {}
+        rsp = f.run(f.request(xr, observed={"controlplanegroup.dev": group, **mine}))
         assert ("controlplanegroup.dev" not in rsp.desired.resources) == dropped
 
 
@@ -346,3 +359,71 @@ def test_a_sharded_group_binds_its_teams_by_the_ids_its_environment_observed(
     assert {s["name"] for s in subjects} == {ids["platform"], ids["app-team"]}
     assert "access.dev" not in world.environment.observed
     assert dev.body["status"]["access"] == [{"group": "dev", "ready": True, "message": "Ready"}]
+
+
+def _unprotected_dev_desired(world: World, since: int) -> list[str]:
+    """Each call since `since` in which an XR desired group dev's Object unprotected."""
+    found = []
+    for req, rsp in world.calls[since:]:
+        xr = resource.struct_to_dict(req.observed.composite.resource)["metadata"]["name"]
+        for name, body in f.desired(rsp).items():
+            if name == "group.dev" and not is_protected(world.flavour, body["spec"]):
+                found.append(f"{xr}: {name}")
+    return found
+
+
+@FLAVOURS
+@pytest.mark.parametrize("start", ["Disabled", "Enabled"], ids=["to-groups", "from-groups"])
+def test_a_group_holding_an_orphaned_protected_control_plane_stays_protected_across_a_move(
+    namespace: str | None, start: str
+) -> None:
+    """Issue 9 meets issue 12. Unprotected by default, dev holds `keep`, protected, which is
+    then removed from the spec (orphaned; the group's Object records it). The group moves
+    between the environment and its ControlPlaneGroup, whose new owner observes neither the
+    group's Object nor `keep`'s: the record crosses with the group (spec.heldProtected,
+    status.heldProtected), so no call ever composes the Namespace unprotected, and removing
+    the group afterwards orphans the Namespace rather than deleting it (and `keep` in it)."""
+    spec = _spec("unprotected", start)
+    spec["groups"][0]["controlPlanes"].append({"name": "keep", "protect": True})
+    world = World(f.xr(spec, namespace=namespace))
+    world.converge()
+    spec = _spec("unprotected", start)  # keep removed: orphaned, the group still holds it
+    world.edit(spec)
+    world.converge()  # (keep's Argo CD cluster Secret goes: it is no longer registered)
+    since, gone = len(world.calls), len(world.deleted)
+    moved = "Enabled" if start == "Disabled" else "Disabled"
+    world.edit(_spec("unprotected", moved))
+    world.converge()
+    assert _unprotected_dev_desired(world, since) == []
+    assert world.conflicts == []
+    assert world.deleted[gone:] == []
+    spec = _spec("unprotected", moved)
+    del spec["groups"][0]
+    world.edit(spec)
+    world.converge()
+    assert _unprotected_dev_desired(world, since) == []
+    deleted = world.deleted[gone:]
+    assert ("Namespace", "", "dev") not in deleted, "keep's Namespace is orphaned, not deleted"
+    assert ("Namespace", "", "dev") in world.externals
+    assert ("ControlPlane", "dev", "ctp1") in deleted, "unprotected control planes still go"
+
+
+def test_a_group_record_is_read_defensively_and_stays_bounded() -> None:
+    """Anyone who may write a ControlPlaneGroup's status could write anything there: what is
+    not a name is ignored, and a record past the annotation's limit becomes `*` (still
+    protected), so the group's spec stays within its schema."""
+    xr = f.xr(_spec("unprotected", "Enabled"))
+    env = parse(xr, None)
+    spec = shards.child_spec(env, env.groups[0])
+    cases: list[tuple[dict[str, Any], list[str] | None]] = [
+        ({"heldProtected": "keep"}, None),
+        ({"heldProtected": [1, None, "", {"a": "b"}]}, None),
+        ({"heldProtected": ["keep", 7]}, ["keep"]),
+        ({"heldProtected": [f"cp{i:05}" for i in range(2000)]}, ["*"]),
+    ]
+    for status, expected in cases:
+        observed = {"controlplanegroup.dev": _group_resource(spec, status)}
+        rsp = f.run(f.request(xr, observed=observed))
+        desired = f.desired(rsp)["controlplanegroup.dev"]
+        assert desired["spec"].get("heldProtected") == expected
+        ControlPlaneGroupSpec.model_validate(desired["spec"])

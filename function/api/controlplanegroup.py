@@ -96,6 +96,13 @@ class ControlPlaneGroupSpec(Model):
         "knows (its Teams are the environment's): the group's ObjectRoleBinding binds them; "
         "a team without one waits.",
     )
+    held_protected: list[str] = Field(
+        default_factory=list,
+        description="The protected control planes the group holds or held (orphaned ones "
+        "included), as the environment recorded them: the group's Namespace stays "
+        "protected while any may live in it, across moves between the environment and "
+        "this XR (docs/protection.md). `*` stands for names past the record's 8 KiB.",
+    )
 
 
 class ControlPlaneGroupStatus(Model):
@@ -108,6 +115,12 @@ class ControlPlaneGroupStatus(Model):
         default_factory=list, description="The group's access binding, if it has access."
     )
     summary: Summary = Field(Summary(), description="Counts of what the group holds.")
+    held_protected: list[str] = Field(
+        default_factory=list,
+        description="The group's record of the protected control planes it holds or held, "
+        "as on its Namespace's Object: the environment carries it when it takes the group "
+        "back.",
+    )
     released: bool = Field(
         False,
         description="True once, with spec.release, every composed resource is observed "

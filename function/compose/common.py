@@ -196,7 +196,11 @@ class Context:
         return should or is_protected(self.flavour, resource["spec"])
 
     def held_protected(
-        self, container: str, children: str, listed: Mapping[str, bool]
+        self,
+        container: str,
+        children: str,
+        listed: Mapping[str, bool],
+        carried: AbstractSet[str] = frozenset(),
     ) -> frozenset[str]:
         """The protected children that may live in a container (a group's control planes).
 
@@ -204,9 +208,10 @@ class Context:
         children (`children`: the kind of their composition resource names, e.g.
         `controlplane.dev`), then the spec's own: `listed` maps each child the spec lists to
         whether it protects it. A child listed unprotected leaves the record: its Object is
-        composed unprotected from now on, as its entry chose.
+        composed unprotected from now on, as its entry chose. `carried` is a record handed
+        over with the container from another XR (function/compose/shards.py).
         """
-        held: set[str] = set()
+        held: set[str] = set(carried)
         if self.observed.exists(container):
             if self.observed.malformed(container) is not None:
                 held.add(UNLISTED)

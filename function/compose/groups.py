@@ -7,6 +7,8 @@ group's removal and the XR's deletion, until the group entry says `protect: fals
 (docs/protection.md).
 """
 
+from collections.abc import Set as AbstractSet
+
 from function.compose import controlplanes
 from function.compose.common import (
     HOLDS_PROTECTED_ANNOTATION,
@@ -36,7 +38,7 @@ def build(ctx: Context) -> Composition:
             "metadata": {"name": group.name, "labels": {GROUP_LABEL: "true"}},
         }
         name = name_of(group.name)
-        held = _held(ctx, group)
+        held = held_protected(ctx, group)
         desired = ctx.kubernetes_object(
             name,
             ctx.env.provider_config_space,
@@ -53,9 +55,16 @@ def build(ctx: Context) -> Composition:
     return out
 
 
-def _held(ctx: Context, group: ResolvedGroup) -> frozenset[str]:
-    """The protected control planes that may live in a group; none once it is released."""
+def held_protected(
+    ctx: Context, group: ResolvedGroup, carried: AbstractSet[str] = frozenset()
+) -> frozenset[str]:
+    """The protected control planes that may live in a group; none once it is released.
+
+    The group's record as observed, its carried one (`ResolvedGroup.carried`) and `carried`:
+    a record handed over with the group from another XR (function/compose/shards.py).
+    """
     if group.released:
         return frozenset()
     listed = {cp.name: cp.protect for cp in group.control_planes}
-    return ctx.held_protected(name_of(group.name), controlplanes.kind_in(group.name), listed)
+    kind = controlplanes.kind_in(group.name)
+    return ctx.held_protected(name_of(group.name), kind, listed, group.carried | carried)

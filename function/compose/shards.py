@@ -18,13 +18,22 @@ environment does this itself (`_hand_over`); back from the group, it sets the gr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
 from function.compose import access, argocd, controlplanes, groups, ingress
 from function.compose.argocd import server_url
-from function.compose.common import Composition, Context, Desired, Waiting
-from function.flavour import flavour_of, is_protected
+from function.compose.common import (
+    HOLDS_PROTECTED_ANNOTATION,
+    Composition,
+    Context,
+    Desired,
+    Waiting,
+    read_record,
+    write_record,
+)
+from function.flavour import is_protected
 from function.naming import resource_name
 from function.observed import Observed
 from function.resolve import GROUP_KIND, Environment, ResolvedGroup
@@ -40,7 +49,7 @@ AUTO_STAY = 400
 # The fields of a ControlPlaneGroup's spec that the environment writes (not Crossplane's).
 _SPEC_FIELDS = frozenset(
     {"environment", "organization", "space", "providerConfigs", "controlPlaneDefaults"}
-    | {"argocd", "group", "ingress", "release", "teamIds"}
+    | {"argocd", "group", "ingress", "release", "teamIds", "heldProtected"}
 )
 _STATUS_STRINGS = ("message", "server", "argoCluster")
 
@@ -79,7 +88,7 @@ def own_groups(env: Environment, observed: Observed) -> tuple[ResolvedGroup, ...
         return env.groups
     if sharded(env, observed):
         return ()
-    held = {group_of(n) for n in observed.names(KIND)}
+    held = {group_of(n) for n in observed.names(KIND) if not _released(observed, n)}
     return tuple(g for g in env.groups if g.name not in held)
 
 
@@ -97,7 +106,9 @@ def compose_environment(
     moving = {g.name for g in env.groups} if shard else set()
     local = replace(
         ctx,
-        env=replace(env, groups=own_groups(env, observed)),
+        env=replace(
+            env, groups=tuple(_with_carried(observed, g) for g in own_groups(env, observed))
+        ),
         observed=observed.without(lambda n: _kind(n) in GROUP_KINDS and group_of(n) in moving),
     )
     out = Composition()
@@ -108,6 +119,20 @@ def compose_environment(
     out += _hand_over(ctx, moving)
     out += _children(ctx, shard)
     return out
+
+
+def _with_carried(observed: Observed, group: ResolvedGroup) -> ResolvedGroup:
+    """A group taken back from its ControlPlaneGroup, with the record that one carries."""
+    return replace(group, carried=group.carried | _carried(observed, name_of(group.name)))
+
+
+def _carried(observed: Observed, name: str) -> frozenset[str]:
+    """The record an observed ControlPlaneGroup carries: its spec's and its status's."""
+    names: set[str] = set()
+    for part in (observed.spec(name), observed.status(name)):
+        listed = part.get("heldProtected")
+        names |= {n for n in (listed if isinstance(listed, list) else []) if isinstance(n, str)}
+    return frozenset(names - {""})
 
 
 def _kind(name: str) -> str:
@@ -140,25 +165,35 @@ def _children(ctx: Context, shard: bool) -> Composition:
     found = space if isinstance(space, ingress.Ingress) else None
     for group in wanted.values():
         name = name_of(group.name)
-        # An observed group is never dropped here: that would delete what it composed.
-        if group.name in in_hand and not observed.exists(name):
+        spec = child_spec(env, group, found, ctx.team_ids, _record(ctx, group))
+        if group.name in in_hand:
+            # Created (or kept) releasing, so composing nothing new, while the environment
+            # lets go: it carries the group's record from the call the environment drops
+            # the group's Object on, and a group observed is never dropped (that would
+            # delete what it composed).
+            out.desired.append(_child(ctx, name, {**spec, "release": True}))
             reason = f"waiting for the environment to let go of group {group.name}'s resources"
             out.waiting.append(Waiting(name, reason))
             continue
-        out.desired.append(_child(ctx, name, child_spec(env, group, found, ctx.team_ids)))
+        out.desired.append(_child(ctx, name, spec))
         out.reported.update(_reported(ctx, name, group))
     for name in observed.names(KIND):
         group_name = group_of(name)
         if group_name in wanted:
             continue
-        if not shard:  # moving back: the group orphans everything, then it may go
+        if not shard:  # moving back: the group orphans and drops everything, then it may go
             listed = next((g for g in env.groups if g.name == group_name), None)
+            if _released(observed, name):
+                # Kept (releasing, composing nothing) until the environment observes the
+                # group's Object it composes again: the record crosses the move on it.
+                if listed is not None and not observed.exists(groups.name_of(group_name)):
+                    spec = child_spec(env, listed, found, ctx.team_ids, _record(ctx, listed))
+                    out.desired.append(_child(ctx, name, {**spec, "release": True}))
+                continue
             if listed is not None:
                 out.reported.update(_reported(ctx, name, listed))
-            if _released(ctx, name):
-                continue
             spec = (
-                child_spec(env, listed, found, ctx.team_ids)
+                child_spec(env, listed, found, ctx.team_ids, _record(ctx, listed))
                 if listed
                 else _observed_spec(ctx, name)
             )
@@ -168,6 +203,16 @@ def _children(ctx: Context, shard: bool) -> Composition:
         # Sharded and no longer in the spec: dropped, so Crossplane deletes the group as an
         # unsharded environment would (what it protects, it orphans).
     return out
+
+
+def _record(ctx: Context, group: ResolvedGroup) -> frozenset[str]:
+    """The protected control planes a group's ControlPlaneGroup carries (spec.heldProtected).
+
+    The group's record as the environment observes it (its own group Object while it holds
+    it, control planes observed protected) and as the observed ControlPlaneGroup carries it,
+    so that the record outlives the call on which the group's Object changes hands.
+    """
+    return groups.held_protected(ctx, group, _carried(ctx.observed, name_of(group.name)))
 
 
 def _child(ctx: Context, name: str, spec: dict[str, Any]) -> Desired:
@@ -186,6 +231,7 @@ def child_spec(
     group: ResolvedGroup,
     found: ingress.Ingress | None = None,
     team_ids: Mapping[str, str] | None = None,
+    held: AbstractSet[str] = frozenset(),
 ) -> dict[str, Any]:
     """The spec of a group's ControlPlaneGroup: the environment's resolved settings, one group.
 
@@ -194,7 +240,8 @@ def child_spec(
     does (else both read the function input's, or the default in their namespace), so that
     the same rules (function/validate.py token_secret_problems) hold for it. What the
     environment knows and the group cannot observe is added here: the Space's ingress as
-    discovered (`found`), and team IDs for access bindings.
+    discovered (`found`), team IDs for access bindings, and the group's record of the
+    protected control planes it holds or held (`held`).
     """
     argo = env.argocd
     argocd: dict[str, Any] = {
@@ -233,12 +280,13 @@ def child_spec(
     known = {a.team: ids[a.team] for a in group.access if a.team in ids}
     if known:
         spec["teamIds"] = known
+    if held:  # as bounded as the annotation: past its limit, UNLISTED (still protected)
+        spec["heldProtected"] = sorted(read_record(write_record(held)))
     return spec
 
 
-def _released(ctx: Context, name: str) -> bool:
+def _released(observed: Observed, name: str) -> bool:
     """Whether a ControlPlaneGroup was asked to release its resources and reports it did."""
-    observed = ctx.observed
     return observed.spec(name).get("release") is True and (
         observed.status(name).get("released") is True
     )
@@ -279,22 +327,33 @@ def _reported(ctx: Context, name: str, group: ResolvedGroup) -> dict[tuple[str, 
 
 
 def release(ctx: Context, out: Composition) -> Composition:
-    """A releasing ControlPlaneGroup's composition: what exists, orphaning; nothing new."""
+    """A releasing ControlPlaneGroup's composition: what exists, orphaning; nothing new.
+
+    What is observed orphaning already is dropped: Crossplane deletes the managed resource
+    only, and the environment may compose the same one once nothing is left here.
+    """
     kept = Composition(warnings=out.warnings, clusters=out.clusters)
     for desired in out.desired:
         if not ctx.observed.exists(desired.name):
             continue
+        if is_protected(ctx.flavour, ctx.observed.spec(desired.name)):
+            continue
         spec = {**desired.resource["spec"], **ctx.flavour.protection(True)}
         kept.desired.append(replace(desired, resource={**desired.resource, "spec": spec}))
-        if not is_protected(ctx.flavour, ctx.observed.spec(desired.name)):
-            reason = "moving back to the UpboundEnvironment: orphaning it first"
-            kept.waiting.append(Waiting(desired.name, reason))
+        reason = "moving back to the UpboundEnvironment: orphaning it first"
+        kept.waiting.append(Waiting(desired.name, reason))
     return kept
 
 
 def released(env: Environment, observed: Observed) -> bool:
-    """Whether a releasing ControlPlaneGroup observes everything it composed orphaning."""
-    flavour = flavour_of(env)
-    return env.release and all(
-        is_protected(flavour, observed.spec(n)) for n in observed.all_names()
-    )
+    """Whether a releasing ControlPlaneGroup has let go of everything it composed."""
+    return env.release and next(iter(observed.all_names()), None) is None
+
+
+def held_record(out: Composition) -> list[str]:
+    """The record on a ControlPlaneGroup's desired group Object, for its status.heldProtected."""
+    for desired in out.desired:
+        if desired.name.startswith(f"{groups.KIND}."):
+            annotations = desired.resource["metadata"].get("annotations") or {}
+            return sorted(read_record(annotations.get(HOLDS_PROTECTED_ANNOTATION, "")))
+    return []
